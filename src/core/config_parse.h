@@ -1,0 +1,37 @@
+// Reads and validates the TOML configuration file.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "core/config.h"
+
+namespace havip {
+
+// One problem found in a configuration file, pointing at where it is.
+struct ConfigError {
+  std::string file;
+  int line = 0;      // 1-based; 0 when the problem has no single place
+  std::string key;   // dotted path, e.g. "router[2].vip"; may be empty
+  std::string message;
+
+  // "FILE:LINE: KEY: MESSAGE" (parts omitted when unknown).
+  std::string to_string() const;
+};
+
+using ConfigResult = tl::expected<Config, std::vector<ConfigError>>;
+
+// Parses TOML text; `file` is only used in error messages and Config::path.
+ConfigResult parse_config(std::string_view text, const std::string& file);
+// Reads and parses a file; an unreadable file is one error.
+ConfigResult load_config(const std::string& file);
+
+// Names that end up in paths or interface names; shared with other parsers.
+bool valid_router_name(std::string_view name);     // [A-Za-z0-9_.-]{1,64}, not "." or ".."
+bool valid_netns_name(std::string_view name);      // 1..255 bytes, no '/', not "." or "..", printable
+bool valid_interface_name(std::string_view name);  // 1..15 bytes, no '/', ':', whitespace
+
+}  // namespace havip

@@ -1,0 +1,354 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/config_parse.h"
+#include "daemon/logging.h"
+#include "netns/netns.h"
+#include "netns/netns_watch.h"
+
+namespace havip {
+
+namespace {
+
+// --dry-run: every effect is logged instead of performed.
+class DryRunStateFiles final : public StateFiles {
+ public:
+  explicit DryRunStateFiles(std::string dir) : files_(std::move(dir), StateSync::off) {}
+  tl::expected<void, std::string> write(const std::string& router, Role role) override {
+    spdlog::info("{}: dry-run: would write '{}' to {}", router, role_name(role),
+                 files_.path_of(router));
+    return {};
+  }
+  void sync() override {}
+
+ private:
+  FsStateFiles files_;  // only for path_of()
+};
+
+std::unique_ptr<StateFiles> make_state_files(const DaemonConfig& d, bool dry_run) {
+  if (dry_run) return std::make_unique<DryRunStateFiles>(d.state_dir);
+  return std::make_unique<FsStateFiles>(d.state_dir, d.state_sync);
+}
+
+std::uint64_t usec_of(TimePoint t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  return us < 0 ? 0 : static_cast<std::uint64_t>(us);
+}
+
+std::string netns_label(const std::string& netns) {
+  return netns.empty() ? "the host namespace" : "namespace " + netns;
+}
+
+}  // namespace
+
+Daemon::Daemon(Config config, DaemonOptions options)
+    : config_(std::move(config)),
+      options_(options),
+      engine_(config_.routers),
+      state_files_(make_state_files(config_.daemon, options.dry_run)),
+      netns_retry_(Millis(10), Millis(2000), 12),
+      state_retry_(Millis(100), Millis(30000)) {}
+
+Daemon::~Daemon() {
+  monitors_.clear();
+  for (auto* s : {post_, hold_down_timer_, retry_timer_, netns_dir_io_})
+    sd_event_source_disable_unref(s);
+  sd_event_unref(loop_);
+}
+
+int Daemon::run() {
+  if (!setup()) return 1;
+  int r = sd_event_loop(loop_);
+  flush();  // a final state decided in the last iteration is not lost
+  monitors_.clear();
+  spdlog::info("stopped");
+  if (r < 0) {
+    spdlog::error("event loop failed: {}", std::strerror(-r));
+    return 1;
+  }
+  return 0;
+}
+
+bool Daemon::setup() {
+  int r = sd_event_default(&loop_);
+  if (r < 0) {
+    spdlog::error("cannot create the event loop: {}", std::strerror(-r));
+    return false;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sd_event_add_signal(loop_, nullptr, sig, on_signal, this);
+  sd_event_set_watchdog(loop_, true);  // pings systemd when WATCHDOG_USEC is set
+  sd_event_add_post(loop_, &post_, on_post, this);
+  for (auto** t : {&hold_down_timer_, &retry_timer_}) {
+    auto cb = t == &hold_down_timer_ ? on_hold_down : on_retry;
+    sd_event_add_time(loop_, t, CLOCK_MONOTONIC, 0, 0, cb, this);
+    sd_event_source_set_enabled(*t, SD_EVENT_OFF);
+  }
+  auto home = netns::open_current();
+  if (!home) {
+    spdlog::error("cannot open the current network namespace: {}", home.error());
+    return false;
+  }
+  home_ns_ = std::move(*home);
+  watch_netns_dir();
+  spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
+               config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
+  want_namespaces();
+  flush();  // with nothing to watch, this is already READY
+  return true;
+}
+
+void Daemon::watch_netns_dir() {
+  sd_event_source_disable_unref(netns_dir_io_);
+  netns_dir_io_ = nullptr;
+  auto fd = netns::watch_dir(config_.daemon.netns_dir);
+  if (!fd) {
+    spdlog::error("{}; namespaces created later will not be noticed", fd.error());
+    return;
+  }
+  netns_dir_watch_ = std::move(*fd);
+  sd_event_add_io(loop_, &netns_dir_io_, netns_dir_watch_.get(), EPOLLIN, on_netns_dir, this);
+}
+
+void Daemon::want_namespaces() {
+  auto wanted = engine_.namespaces();
+  std::erase_if(monitors_, [&](const auto& kv) { return !wanted.contains(kv.first); });
+  for (const auto& ns : wanted)
+    if (!monitors_.contains(ns)) try_open(ns);
+}
+
+void Daemon::try_open(const std::string& ns) {
+  struct stat st {};
+  std::string path = config_.daemon.netns_dir + "/" + ns;
+  if (!ns.empty() && ::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    netns_retry_.clear(ns);
+    spdlog::info("{} does not exist yet; its routers stay unknown until it appears",
+                 netns_label(ns));
+    return;
+  }
+  auto fd = ns.empty() ? tl::expected<UniqueFd, std::string>(UniqueFd(::dup(home_ns_.get())))
+                       : netns::open_named(config_.daemon.netns_dir, ns);
+  tl::expected<void, std::string> started = tl::unexpected(fd ? "" : fd.error());
+  std::unique_ptr<NetnsMonitor> mon;
+  if (fd) {
+    mon = std::make_unique<NetnsMonitor>(
+        loop_, ns, std::move(*fd), home_ns_.get(), config_.daemon.netlink_receive_buffer,
+        [this](Event&& e) { feed(std::move(e)); }, counters_);
+    started = mon->start();
+  }
+  if (!started) {
+    auto delay = netns_retry_.failed(ns, Clock::now());
+    if (delay)
+      spdlog::debug("{}: {}; retrying in {}", netns_label(ns), started.error(), *delay);
+    else
+      spdlog::error("{}: {}; giving up until it is re-created", netns_label(ns), started.error());
+    return;
+  }
+  netns_retry_.clear(ns);
+  monitors_[ns] = std::move(mon);
+  spdlog::info("watching {}", netns_label(ns));
+}
+
+void Daemon::drop(const std::string& ns, const std::string& reason) {
+  netns_retry_.clear(ns);
+  if (monitors_.erase(ns) == 0) return;
+  spdlog::warn("{} {}; its routers are now unknown", netns_label(ns), reason);
+  feed(NetnsGone{ns, reason});
+}
+
+void Daemon::feed(Event&& event) {
+  if (const auto* gone = std::get_if<NetnsGone>(&event)) dead_monitors_.insert(gone->netns);
+  auto actions = engine_.handle(event, Clock::now());
+  pending_.insert(pending_.end(), std::make_move_iterator(actions.begin()),
+                  std::make_move_iterator(actions.end()));
+}
+
+void Daemon::flush() {
+  for (const auto& ns : dead_monitors_) monitors_.erase(ns);
+  dead_monitors_.clear();
+  auto actions = std::move(pending_);
+  pending_.clear();
+  for (const auto& a : actions) std::visit([&](const auto& x) { apply(x); }, a);
+  state_files_->sync();
+  arm(hold_down_timer_, engine_.next_deadline());
+  auto n = netns_retry_.next(), s = state_retry_.next();
+  arm(retry_timer_, !n ? s : !s ? n : std::min(*n, *s));
+  report();
+}
+
+void Daemon::apply(const RoleChange& c) {
+  if (c.to != Role::unknown) write_state(c.router, c.to);
+  auto level = c.to == Role::unknown ? spdlog::level::warn : spdlog::level::info;
+  log::structured(level,
+                  {{"HAVIP_ROUTER", c.router},
+                   {"HAVIP_NAMESPACE", c.netns},
+                   {"HAVIP_INTERFACE", c.interface},
+                   {"HAVIP_ROLE", std::string(role_name(c.to))},
+                   {"HAVIP_PREVIOUS_ROLE", std::string(role_name(c.from))},
+                   {"HAVIP_REASON", c.reason}},
+                  fmt::format("{}: {} -> {} ({})", c.router, role_name(c.from),
+                              role_name(c.to), c.reason));
+}
+
+void Daemon::write_state(const std::string& router, Role role) {
+  auto ok = state_files_->write(router, role);
+  if (ok) {
+    state_retry_.clear(router);
+    return;
+  }
+  auto delay = state_retry_.failed(router, Clock::now());
+  spdlog::error("{}: cannot write state file: {}; retrying in {}", router, ok.error(),
+                delay.value_or(Millis(0)));
+}
+
+void Daemon::retry_due() {
+  auto now = Clock::now();
+  for (const auto& ns : netns_retry_.due(now)) try_open(ns);
+  for (const auto& router : state_retry_.due(now)) {
+    auto role = engine_.role_of(router);
+    if (!role || *role == Role::unknown) {
+      state_retry_.clear(router);
+      continue;
+    }
+    write_state(router, *role);
+  }
+}
+
+void Daemon::arm(sd_event_source* timer, std::optional<TimePoint> at) {
+  if (!at) {
+    sd_event_source_set_enabled(timer, SD_EVENT_OFF);
+    return;
+  }
+  sd_event_source_set_time(timer, usec_of(*at));
+  sd_event_source_set_enabled(timer, SD_EVENT_ONESHOT);
+}
+
+void Daemon::report() {
+  auto c = engine_.counts();
+  std::string status = fmt::format("{} routers: {} primary, {} backup", c.total(), c.primary,
+                                   c.backup);
+  if (c.unknown) status += fmt::format(", {} unknown", c.unknown);
+  if (!ready_) {
+    for (const auto& [ns, mon] : monitors_)
+      if (!engine_.synced(ns)) return;
+    ready_ = true;
+    spdlog::info("ready: {}", status);
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+  } else if (status != last_status_) {
+    sd_notifyf(0, "STATUS=%s", status.c_str());
+  }
+  last_status_ = status;
+}
+
+void Daemon::reload() {
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             static_cast<unsigned long long>(usec_of(Clock::now())));
+  auto next = load_config(config_.path);
+  if (!next) {
+    for (const auto& e : next.error()) spdlog::error("{}", e.to_string());
+    spdlog::error("reload rejected: {} has {} error(s); the running configuration stays",
+                  config_.path, next.error().size());
+    sd_notify(0, "READY=1");
+    return;
+  }
+  bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
+  if (next->daemon.state_dir != config_.daemon.state_dir ||
+      next->daemon.state_sync != config_.daemon.state_sync)
+    state_files_ = make_state_files(next->daemon, options_.dry_run);
+  std::size_t before = config_.routers.size();
+  config_ = std::move(*next);
+  if (dir_changed) {
+    std::vector<std::string> names;
+    for (const auto& [ns, mon] : monitors_) names.push_back(ns);
+    for (const auto& ns : names) drop(ns, "left behind by the new netns_dir");
+    watch_netns_dir();
+  }
+  auto actions = engine_.reconfigure(config_.routers, Clock::now());
+  pending_.insert(pending_.end(), actions.begin(), actions.end());
+  want_namespaces();
+  spdlog::info("configuration reloaded from {}: {} routers (was {})", config_.path,
+               config_.routers.size(), before);
+  sd_notify(0, "READY=1");
+}
+
+void Daemon::read_netns_dir() {
+  std::array<std::uint8_t, 16384> buf;
+  for (;;) {
+    ssize_t n = ::read(netns_dir_watch_.get(), buf.data(), buf.size());
+    if (n <= 0) return;
+    bool lost = false;
+    auto changes = netns::decode_inotify({buf.data(), static_cast<std::size_t>(n)}, lost);
+    auto wanted = engine_.namespaces();
+    for (const auto& ch : changes) {
+      if (!wanted.contains(ch.name)) continue;
+      if (!ch.appeared) {
+        drop(ch.name, "was deleted");
+      } else if (!monitors_.contains(ch.name)) {
+        netns_retry_.clear(ch.name);
+        spdlog::info("{} appeared", netns_label(ch.name));
+        try_open(ch.name);
+      }
+    }
+    if (lost) {
+      spdlog::warn("inotify queue overflow on {}; rescanning", config_.daemon.netns_dir);
+      for (const auto& ns : wanted) {
+        struct stat st {};
+        bool exists = ns.empty() || ::stat((config_.daemon.netns_dir + "/" + ns).c_str(), &st) == 0;
+        if (!exists) drop(ns, "was deleted");
+        else if (!monitors_.contains(ns)) try_open(ns);
+      }
+    }
+  }
+}
+
+int Daemon::on_signal(sd_event_source*, const signalfd_siginfo* si, void* self) {
+  auto* d = static_cast<Daemon*>(self);
+  if (si->ssi_signo == SIGHUP) {
+    spdlog::info("SIGHUP: reloading {}", d->config_.path);
+    d->reload();
+    return 0;
+  }
+  spdlog::info("{}: stopping", strsignal(static_cast<int>(si->ssi_signo)));
+  sd_notify(0, "STOPPING=1");
+  sd_event_exit(d->loop_, 0);
+  return 0;
+}
+
+int Daemon::on_post(sd_event_source*, void* self) {
+  static_cast<Daemon*>(self)->flush();
+  return 0;
+}
+
+int Daemon::on_hold_down(sd_event_source*, std::uint64_t, void* self) {
+  static_cast<Daemon*>(self)->feed(Tick{});
+  return 0;
+}
+
+int Daemon::on_retry(sd_event_source*, std::uint64_t, void* self) {
+  static_cast<Daemon*>(self)->retry_due();
+  return 0;
+}
+
+int Daemon::on_netns_dir(sd_event_source*, int, std::uint32_t, void* self) {
+  static_cast<Daemon*>(self)->read_netns_dir();
+  return 0;
+}
+
+}  // namespace havip

@@ -1,0 +1,84 @@
+// The event loop owner: wires netlink monitors, the /run/netns watch, timers
+// and signals to the Engine, and the Engine's actions to the effects.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/actions.h"
+#include "core/backoff.h"
+#include "core/config.h"
+#include "core/engine.h"
+#include "core/unique_fd.h"
+#include "daemon/netns_monitor.h"
+#include "effects/state_file.h"
+
+struct sd_event;
+struct sd_event_source;
+struct signalfd_siginfo;
+
+namespace havip {
+
+struct DaemonOptions {
+  bool dry_run = false;
+};
+
+class Daemon {
+ public:
+  Daemon(Config config, DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Runs until SIGTERM/SIGINT. Returns the process exit code.
+  int run();
+
+ private:
+  // sd-event callbacks (userdata is the Daemon).
+  static int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* self);
+  static int on_post(sd_event_source* s, void* self);
+  static int on_hold_down(sd_event_source* s, std::uint64_t usec, void* self);
+  static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
+  static int on_netns_dir(sd_event_source* s, int fd, std::uint32_t revents, void* self);
+
+  bool setup();
+  void feed(Event&& event);
+  void flush();
+  void apply(const RoleChange& change);
+  void write_state(const std::string& router, Role role);
+  void reload();
+  void watch_netns_dir();
+  void read_netns_dir();
+  void want_namespaces();
+  void try_open(const std::string& netns);
+  void drop(const std::string& netns, const std::string& reason);
+  void retry_due();
+  void arm(sd_event_source* timer, std::optional<TimePoint> at);
+  void report();
+
+  Config config_;
+  DaemonOptions options_;
+  Engine engine_;
+  std::unique_ptr<StateFiles> state_files_;
+  sd_event* loop_ = nullptr;
+  sd_event_source* post_ = nullptr;
+  sd_event_source* hold_down_timer_ = nullptr;
+  sd_event_source* retry_timer_ = nullptr;
+  sd_event_source* netns_dir_io_ = nullptr;
+  UniqueFd home_ns_;
+  UniqueFd netns_dir_watch_;
+  MonitorCounters counters_;
+  std::map<std::string, std::unique_ptr<NetnsMonitor>> monitors_;
+  std::set<std::string> dead_monitors_;  // to destroy after the current dispatch
+  std::vector<Action> pending_;
+  Backoff netns_retry_;  // namespaces whose file exists but is not mounted yet
+  Backoff state_retry_;  // state files that could not be written
+  bool ready_ = false;
+  std::string last_status_;
+};
+
+}  // namespace havip

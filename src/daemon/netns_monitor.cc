@@ -1,0 +1,135 @@
+#include "daemon/netns_monitor.h"
+
+#include <systemd/sd-event.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "netns/netns.h"
+
+namespace havip {
+
+namespace {
+
+// One buffer for every socket: the daemon is single-threaded. 64 KiB holds
+// the largest dump datagram the kernel builds (it caps them at 32 KiB).
+std::array<std::uint8_t, 65536> receive_buffer;
+// Datagrams read per wake-up before yielding to other namespaces.
+constexpr int kBurst = 64;
+
+std::optional<TimePoint> created_at(const AddrUpdate& a) {
+  // cstamp counts 1/100 s since boot, the origin of CLOCK_MONOTONIC.
+  if (!a.dumped || !a.created_cs) return std::nullopt;
+  return TimePoint(std::chrono::milliseconds(std::uint64_t{*a.created_cs} * 10));
+}
+
+}  // namespace
+
+NetnsMonitor::NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, int home_fd,
+                           int receive_buffer_bytes, Sink sink, MonitorCounters& counters)
+    : loop_(loop),
+      netns_(std::move(netns)),
+      ns_fd_(std::move(ns_fd)),
+      home_fd_(home_fd),
+      receive_buffer_(receive_buffer_bytes),
+      sink_(std::move(sink)),
+      counters_(counters) {}
+
+NetnsMonitor::~NetnsMonitor() { sd_event_source_disable_unref(io_); }
+
+std::string NetnsMonitor::label() const {
+  return netns_.empty() ? "host namespace" : "namespace " + netns_;
+}
+
+tl::expected<void, std::string> NetnsMonitor::start() {
+  sd_event_source_disable_unref(io_);
+  io_ = nullptr;
+  socket_.reset();
+  ++epoch_;
+  auto opened = netns::run_in(ns_fd_.get(), home_fd_,
+                              [&] { return netlink::Socket::open(receive_buffer_); });
+  if (!opened) return tl::unexpected(opened.error());
+  if (!*opened) return tl::unexpected(opened->error());
+  socket_.emplace(std::move(**opened));
+  int r = sd_event_add_io(loop_, &io_, socket_->fd(), EPOLLIN, on_readable, this);
+  if (r < 0) return tl::unexpected(std::string("sd_event_add_io: ") + std::strerror(-r));
+  sink_(SyncStart{netns_});
+  dump_interrupted_ = false;
+  links_seq_ = ++seq_;
+  return request(netlink::DumpKind::links);
+}
+
+tl::expected<void, std::string> NetnsMonitor::request(netlink::DumpKind kind) {
+  std::uint32_t seq = kind == netlink::DumpKind::links ? links_seq_ : addrs_seq_;
+  return socket_->request_dump(kind, seq);
+}
+
+int NetnsMonitor::on_readable(sd_event_source*, int, std::uint32_t, void* self) {
+  static_cast<NetnsMonitor*>(self)->drain();
+  return 0;  // a handler never stops the loop
+}
+
+void NetnsMonitor::drain() {
+  for (int i = 0; i < kBurst && socket_; ++i) {
+    auto got = socket_->receive(receive_buffer);
+    if (!got) {
+      resync(got.error() == ENOBUFS ? std::string("netlink receive buffer overrun")
+                                     : std::string("netlink receive: ") +
+                                           std::strerror(got.error()));
+      return;
+    }
+    if (got->empty()) return;
+    auto decoded = netlink::decode(*got);
+    for (const auto& e : decoded.errors) {
+      ++counters_.malformed;
+      spdlog::warn("{}: malformed netlink message, ignoring: {}", label(), e);
+    }
+    // A resync replaces the socket; what is left of this datagram came from
+    // the old one and would mark stale addresses as confirmed by the new dump.
+    std::uint64_t epoch = epoch_;
+    for (const auto& m : decoded.messages) {
+      handle(m);
+      if (epoch != epoch_) return;
+    }
+  }
+}
+
+void NetnsMonitor::handle(const netlink::Message& m) {
+  if (const auto* link = std::get_if<LinkUpdate>(&m)) {
+    ++counters_.messages;
+    sink_(LinkEvent{netns_, *link});
+  } else if (const auto* addr = std::get_if<AddrUpdate>(&m)) {
+    ++counters_.messages;
+    sink_(AddrEvent{netns_, *addr, created_at(*addr)});
+  } else if (const auto* done = std::get_if<netlink::Done>(&m)) {
+    dump_interrupted_ |= done->interrupted;
+    if (done->seq == links_seq_ && links_seq_ != 0) {
+      links_seq_ = 0;
+      addrs_seq_ = ++seq_;
+      if (auto ok = request(netlink::DumpKind::addresses); !ok) resync(ok.error());
+    } else if (done->seq == addrs_seq_ && addrs_seq_ != 0) {
+      addrs_seq_ = 0;
+      if (dump_interrupted_) return resync("dump interrupted by concurrent changes");
+      sink_(SyncEnd{netns_});
+    }
+  } else if (const auto* err = std::get_if<netlink::Error>(&m)) {
+    if (err->error != 0 && (err->seq == links_seq_ || err->seq == addrs_seq_))
+      resync(std::string("dump refused: ") + std::strerror(-err->error));
+  }
+}
+
+void NetnsMonitor::resync(const std::string& why) {
+  ++counters_.resyncs;
+  spdlog::warn("{}: {}; re-reading links and addresses", label(), why);
+  if (auto ok = start(); !ok) {
+    // The namespace is still there (inotify would have said otherwise), so
+    // this is a resource problem; the core keeps its last knowledge.
+    spdlog::error("{}: cannot watch any more: {}", label(), ok.error());
+    sink_(NetnsGone{netns_, ok.error()});
+  }
+}
+
+}  // namespace havip

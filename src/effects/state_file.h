@@ -1,0 +1,45 @@
+// The state file effect: <state_dir>/<router>/state holds "primary" or
+// "backup" without a newline (Neutron's format).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "core/config.h"
+#include "core/types.h"
+#include "core/unique_fd.h"
+
+namespace havip {
+
+class StateFiles {
+ public:
+  virtual ~StateFiles() = default;
+  // Makes the file say `role` (primary or backup). Atomic: a reader sees the
+  // old or the new content, never a torn file.
+  virtual tl::expected<void, std::string> write(const std::string& router, Role role) = 0;
+  // Makes the writes since the last sync durable (StateSync::deferred).
+  virtual void sync() = 0;
+};
+
+class FsStateFiles final : public StateFiles {
+ public:
+  FsStateFiles(std::string state_dir, StateSync mode);
+  tl::expected<void, std::string> write(const std::string& router, Role role) override;
+  void sync() override;
+
+  // Where a router's state file is, for messages.
+  std::string path_of(const std::string& router) const;
+
+ private:
+  tl::expected<UniqueFd, std::string> open_router_dir(const std::string& router) const;
+
+  std::string dir_;
+  StateSync mode_;
+  // Files renamed into place whose data and directory entry still need an
+  // fsync (deferred mode): done after the batch, off the latency path.
+  std::vector<UniqueFd> unsynced_;
+};
+
+}  // namespace havip

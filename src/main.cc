@@ -1,0 +1,56 @@
+// havipd: parses arguments, sets up logging, runs the daemon. Nothing else.
+#include <sys/resource.h>
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/config_parse.h"
+#include "daemon/daemon.h"
+#include "daemon/logging.h"
+#include "havip_build.h"
+
+namespace {
+
+// One netlink socket and one namespace fd per watched namespace: a thousand
+// routers need more than the default soft limit of 1024 descriptors.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"havipd: keepalived VIP watcher that applies primary/backup roles"};
+  std::string config_path = HAVIP_DEFAULT_CONFIG;
+  std::string level = "info";
+  bool check = false, dry_run = false;
+  app.add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+  app.add_flag("--check-config", check, "validate the configuration and exit (0 valid, 1 not)");
+  app.add_flag("--dry-run", dry_run, "log every effect instead of performing it");
+  app.add_option("--log-level", level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.set_version_flag("--version", std::string("havipd ") + HAVIP_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  havip::log::setup(level);
+  auto config = havip::load_config(config_path);
+  if (!config) {
+    for (const auto& e : config.error()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "%s: %zu error(s)\n", config_path.c_str(), config.error().size());
+    return 1;
+  }
+  if (check) {
+    std::printf("%s: ok, %zu routers\n", config_path.c_str(), config->routers.size());
+    return 0;
+  }
+  raise_fd_limit();
+  havip::Daemon daemon(std::move(*config), havip::DaemonOptions{dry_run});
+  return daemon.run();
+}
