@@ -1,0 +1,26 @@
+# Sourced by scripts/demo and scripts/check: installs Debian packages that are
+# missing. Everything havip needs is in Debian 12 (and Fedora/EL).
+HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsystemd-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libexpected-dev)
+HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
+  keepalived)
+
+# havip_install_deps PKG…: installs the packages not yet installed (all of
+# them, after an apt-get update, when CI is set or when any is missing).
+havip_install_deps() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ] && [ -z "${CI:-}" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing packages (${missing[*]}); run as root or install them first" >&2
+    return 1
+  fi
+  echo "==> installing ${missing[*]:-build and test dependencies}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}

@@ -1,0 +1,395 @@
+"""Helpers for havip's kernel tier: polling, throwaway namespaces, a havipd runner.
+
+Everything this tier creates is named with PREFIX (``havipk-<pid>-``) and is
+removed again; the only processes it ends are the ones it started, by PID.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+PREFIX = f"havipk-{os.getpid()}-"
+NETNS_DIR = Path("/run/netns")
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_HAVIPD = REPO / "build" / "src" / "havipd"
+
+# `r1: backup -> primary (vip 169.254.0.1/24 on ha-r1 in NS)`
+TRANSITION = re.compile(
+    r"\s(?P<router>[A-Za-z0-9_.-]+): (?P<before>unknown|primary|backup) -> "
+    r"(?P<after>unknown|primary|backup) \((?P<reason>.*)\)$")
+
+
+def havipd_binary():
+    return Path(os.environ.get("HAVIPD") or DEFAULT_HAVIPD)
+
+
+def wait_for(predicate, timeout=5.0, interval=0.01, what=None):
+    """Polls predicate() until it is truthy (and returns it) or the deadline passes.
+
+    `what` describes the wait for the failure message; it may be a callable
+    (e.g. one that adds the daemon's log).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            text = what() if callable(what) else (what or getattr(predicate, "__name__", ""))
+            raise AssertionError(f"timed out after {timeout} s waiting for {text}")
+        time.sleep(interval)
+
+
+def run(*argv, check=True, timeout=30):
+    """Runs a command, returns its CompletedProcess; a failure names the command."""
+    argv = [str(a) for a in argv]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: "
+                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+# --------------------------------------------------------------------- namespaces
+
+class Netns:
+    """One network namespace created by this tier (see NetnsFactory)."""
+
+    def __init__(self, name, workdir):
+        self.name = name
+        self._workdir = workdir
+
+    def __repr__(self):
+        return f"Netns({self.name})"
+
+    def ip(self, *args, check=True):
+        return run("ip", "-n", self.name, *args, check=check)
+
+    def add_veth(self, ifname="ha-r1", peer=None):
+        """A veth pair inside the namespace, both ends up (so it has carrier)."""
+        peer = peer or ifname + "p"
+        self.ip("link", "add", ifname, "type", "veth", "peer", "name", peer)
+        self.ip("link", "set", ifname, "up")
+        self.ip("link", "set", peer, "up")
+
+    def add_addr(self, cidr, dev="ha-r1", *flags):
+        self.ip("addr", "add", cidr, "dev", dev, *flags)
+
+    def del_addr(self, cidr, dev="ha-r1"):
+        self.ip("addr", "del", cidr, "dev", dev)
+
+    def addr_info(self, cidr, dev="ha-r1"):
+        """The `ip -j` entry for cidr on dev, or None when it is not there."""
+        local, _, plen = cidr.partition("/")
+        family = "-6" if ":" in local else "-4"
+        out = self.ip("-j", family, "addr", "show", "dev", dev).stdout
+        for link in json.loads(out or "[]"):
+            for a in link.get("addr_info", []):
+                if a.get("local") == local and str(a.get("prefixlen")) == plen:
+                    return a
+        return None
+
+    def batch_file(self, lines, label="batch"):
+        path = self._workdir / f"{self.name}-{label}.ip"
+        path.write_text("".join(line + "\n" for line in lines))
+        return path
+
+    def batch(self, lines, label="batch"):
+        """Runs `ip -n NS -batch FILE` and waits for it."""
+        self.ip("-batch", self.batch_file(lines, label))
+
+    def batch_async(self, lines, label="batch"):
+        """Starts `ip -n NS -batch FILE`; the caller waits for the Popen."""
+        path = self.batch_file(lines, label)
+        return subprocess.Popen(["ip", "-n", self.name, "-batch", str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class NetnsFactory:
+    """Creates uniquely named namespaces and deletes every one of them at the end."""
+
+    def __init__(self, workdir):
+        self._workdir = workdir
+        self._names = []
+
+    def name(self, label=""):
+        """A fresh name (not created yet; still cleaned up if it gets created)."""
+        name = f"{PREFIX}{next(_counter)}{'-' + label if label else ''}"
+        self._names.append(name)
+        return name
+
+    def create(self, label="", name=None, veths=("ha-r1",)):
+        name = name or self.name(label)
+        if name not in self._names:
+            self._names.append(name)
+        run("ip", "netns", "add", name)
+        ns = Netns(name, self._workdir)
+        for ifname in veths:
+            ns.add_veth(ifname)
+        return ns
+
+    def delete(self, ns):
+        run("ip", "netns", "del", ns.name if isinstance(ns, Netns) else ns)
+
+    def cleanup(self):
+        errors = []
+        for name in self._names:
+            if (NETNS_DIR / name).exists():
+                proc = run("ip", "netns", "del", name, check=False)
+                if proc.returncode != 0:
+                    errors.append(f"{name}: {proc.stderr.strip()}")
+        self._names.clear()
+        return errors
+
+
+def _count():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_counter = _count()
+
+
+def our_namespaces():
+    """Names under /run/netns that this pytest process created and still exist."""
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX))
+
+
+# ------------------------------------------------------------------------- havipd
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+
+
+def router(name, ns, vip="169.254.0.1/24", interface="ha-r1", **extra):
+    """One [[router]] table; ns is a Netns, a namespace name, or None (host)."""
+    r = {"name": name}
+    if ns is not None:
+        r["namespace"] = ns.name if isinstance(ns, Netns) else ns
+    r.update(interface=interface, vip=vip, **extra)
+    return r
+
+
+def render_config(daemon, routers):
+    lines = ["[daemon]"] + [f"{k} = {toml_value(v)}" for k, v in daemon.items()]
+    for r in routers:
+        lines += ["", "[[router]]"] + [f"{k} = {toml_value(v)}" for k, v in r.items()]
+    return "\n".join(lines) + "\n"
+
+
+def descendants(pid):
+    """PIDs of every live descendant of pid (via /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for k in map(int, kids):
+                if k not in out:
+                    out.append(k)
+                    todo.append(k)
+    return out
+
+
+def start_time(pid):
+    """The process's start time (field 22 of /proc/PID/stat), None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+class Havipd:
+    """One havipd process: its config, NOTIFY_SOCKET listener, log and state files."""
+
+    def __init__(self, binary, workdir, label="havipd"):
+        self.binary = Path(binary)
+        self.dir = workdir / label
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.dir / "havip.toml"
+        self.state_dir = self.dir / "state"
+        self.notify_path = self.dir / "notify.sock"
+        self.proc = None
+        self.lines = []          # stdout+stderr lines, in order
+        self.notifications = []  # sd_notify datagrams, decoded
+        self.returncode = None
+        self._threads = []
+        self._sock = None
+        self._closing = threading.Event()
+
+    # -- configuration
+    def write_config(self, routers, **daemon):
+        settings = {"state_dir": str(self.state_dir), "hold_down_ms": 0}
+        settings.update(daemon)
+        self.config_path.write_text(render_config(settings, routers))
+
+    def write_raw_config(self, text):
+        self.config_path.write_text(text)
+
+    # -- process
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, *args, wait_ready=True, timeout=10.0):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(self.notify_path))
+        self._sock.settimeout(0.05)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS")}
+        env["NOTIFY_SOCKET"] = str(self.notify_path)
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--config", str(self.config_path), *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, text=True, errors="replace")
+        for target in (self._drain_output, self._drain_notify):
+            t = threading.Thread(target=target, daemon=True)
+            t.start()
+            self._threads.append(t)
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def _drain_output(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def _drain_notify(self):
+        while not self._closing.is_set():
+            try:
+                data = self._sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.notifications.append(data.decode(errors="replace"))
+
+    def wait_ready(self, timeout=10.0):
+        def ready():
+            if not self.running():
+                raise AssertionError(f"havipd exited {self.proc.returncode} before READY=1\n"
+                                     + self.log_text())
+            return self.notified("READY=1")
+        wait_for(ready, timeout, what=lambda: "READY=1\n" + self.log_text())
+
+    def signal(self, sig):
+        if self.running():
+            os.kill(self.proc.pid, sig)
+
+    def reload(self):
+        self.signal(signal.SIGHUP)
+
+    def stop(self, timeout=1.0):
+        """SIGTERM; asserts havipd exits 0 within timeout; returns the seconds it took."""
+        assert self.running(), "havipd is not running\n" + self.log_text()
+        start = time.monotonic()
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"havipd did not exit within {timeout} s of SIGTERM\n"
+                                 + self.log_text())
+        elapsed = time.monotonic() - start
+        self.close()
+        assert self.returncode == 0, (f"havipd exited {self.returncode} after SIGTERM\n"
+                                      + self.log_text())
+        return elapsed
+
+    def kill(self):
+        """Last resort for teardown: SIGKILL our own process, by PID."""
+        if self.running():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.returncode = self.proc.wait(5)
+        self.close()
+
+    def close(self):
+        self._closing.set()
+        for t in self._threads:
+            t.join(5)
+        self._threads.clear()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self.notify_path.unlink(missing_ok=True)
+
+    # -- state files
+    def state_path(self, name):
+        return self.state_dir / name / "state"
+
+    def state(self, name):
+        try:
+            return self.state_path(name).read_text()
+        except FileNotFoundError:
+            return None
+
+    def wait_state(self, name, value, timeout=5.0):
+        wait_for(lambda: self.state(name) == value, timeout,
+                 what=lambda: (f"state of {name} == {value!r} (is {self.state(name)!r})\n"
+                               + self.log_text()))
+
+    def wait_states(self, expected, timeout=5.0):
+        wait_for(lambda: all(self.state(n) == v for n, v in expected.items()), timeout,
+                 what=lambda: (f"states {expected} (are "
+                               f"{ {n: self.state(n) for n in expected} })\n" + self.log_text()))
+
+    # -- log and notifications
+    def log_text(self):
+        return "--- havipd output ---\n" + "\n".join(self.lines)
+
+    def log_has(self, text):
+        return any(text in line for line in self.lines)
+
+    def wait_log(self, text, timeout=5.0):
+        wait_for(lambda: self.log_has(text), timeout,
+                 what=lambda: f"log line containing {text!r}\n" + self.log_text())
+
+    def transitions(self, name=None):
+        """[(router, from, to, reason)] from the log, in order."""
+        out = []
+        for line in list(self.lines):
+            m = TRANSITION.search(line)
+            if m and (name is None or m["router"] == name):
+                out.append((m["router"], m["before"], m["after"], m["reason"]))
+        return out
+
+    def notified(self, field, since=0):
+        """The first notification from index `since` on with a line equal to `field`."""
+        for n in self.notifications[since:]:
+            if field in n.split("\n"):
+                return n
+        return None
+
+    def wait_notify(self, field, since=0, timeout=5.0):
+        return wait_for(lambda: self.notified(field, since), timeout,
+                        what=lambda: (f"notification {field!r} (got {self.notifications[since:]})\n"
+                                      + self.log_text()))
+
+    def status(self):
+        """The last STATUS= value sent."""
+        for n in reversed(self.notifications):
+            for line in n.split("\n"):
+                if line.startswith("STATUS="):
+                    return line[len("STATUS="):]
+        return None
