@@ -244,8 +244,8 @@ void Daemon::arm(sd_event_source* timer, std::optional<TimePoint> at) {
 
 void Daemon::report() {
   auto c = engine_.counts();
-  std::string status = fmt::format("{} routers: {} primary, {} backup", c.total(), c.primary,
-                                   c.backup);
+  std::string status = fmt::format("{} router{}: {} primary, {} backup", c.total(),
+                                   c.total() == 1 ? "" : "s", c.primary, c.backup);
   if (c.unknown) status += fmt::format(", {} unknown", c.unknown);
   if (!ready_) {
     for (const auto& [ns, mon] : monitors_)
