@@ -152,7 +152,13 @@ void Daemon::try_open(const std::string& ns) {
   if (fd) {
     mon = std::make_unique<NetnsMonitor>(
         loop_, ns, std::move(*fd), home_ns_.get(), config_.daemon.netlink_receive_buffer,
-        [this](Event&& e) { feed(std::move(e)); }, counters_);
+        [this, ns](Event&& e) {
+          // A monitor that cannot re-open its socket reports its namespace
+          // gone; it is destroyed after this dispatch and retried later.
+          if (std::holds_alternative<NetnsGone>(e)) dead_monitors_.insert(ns);
+          feed(std::move(e));
+        },
+        counters_);
     started = mon->start();
   }
   if (!started) {
@@ -164,26 +170,31 @@ void Daemon::try_open(const std::string& ns) {
     return;
   }
   netns_retry_.clear(ns);
+  dead_monitors_.erase(ns);
   monitors_[ns] = std::move(mon);
   spdlog::info("watching {}", netns_label(ns));
 }
 
 void Daemon::drop(const std::string& ns, const std::string& reason) {
   netns_retry_.clear(ns);
+  dead_monitors_.erase(ns);
   if (monitors_.erase(ns) == 0) return;
   spdlog::warn("{} {}; its routers are now unknown", netns_label(ns), reason);
   feed(NetnsGone{ns, reason});
 }
 
 void Daemon::feed(Event&& event) {
-  if (const auto* gone = std::get_if<NetnsGone>(&event)) dead_monitors_.insert(gone->netns);
   auto actions = engine_.handle(event, Clock::now());
   pending_.insert(pending_.end(), std::make_move_iterator(actions.begin()),
                   std::make_move_iterator(actions.end()));
 }
 
 void Daemon::flush() {
-  for (const auto& ns : dead_monitors_) monitors_.erase(ns);
+  for (const auto& ns : dead_monitors_) {
+    monitors_.erase(ns);
+    if (auto delay = netns_retry_.failed(ns, Clock::now()))
+      spdlog::info("{}: trying again in {}", netns_label(ns), *delay);
+  }
   dead_monitors_.clear();
   auto actions = std::move(pending_);
   pending_.clear();

@@ -374,6 +374,14 @@ class Havipd:
                 out.append((m["router"], m["before"], m["after"], m["reason"]))
         return out
 
+    def wait_transitions(self, name, expected, timeout=5.0):
+        """Waits until `name` logged len(expected) transitions; asserts they are
+        [(from, to), ...] == expected (the log line follows the state file write)."""
+        wait_for(lambda: len(self.transitions(name)) >= len(expected), timeout,
+                 what=lambda: f"{len(expected)} transitions of {name}\n" + self.log_text())
+        got = [t[1:3] for t in self.transitions(name)]
+        assert got == expected, f"transitions of {name}: {got}\n" + self.log_text()
+
     def notified(self, field, since=0):
         """The first notification from index `since` on with a line equal to `field`."""
         for n in self.notifications[since:]:
