@@ -158,7 +158,7 @@ void Daemon::try_open(const std::string& ns) {
           if (std::holds_alternative<NetnsGone>(e)) dead_monitors_.insert(ns);
           feed(std::move(e));
         },
-        counters_);
+        counters_, cstamps_);
     started = mon->start();
   }
   if (!started) {

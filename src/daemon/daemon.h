@@ -12,6 +12,7 @@
 #include "core/actions.h"
 #include "core/backoff.h"
 #include "core/config.h"
+#include "core/cstamp_clock.h"
 #include "core/engine.h"
 #include "core/unique_fd.h"
 #include "daemon/netns_monitor.h"
@@ -72,6 +73,7 @@ class Daemon {
   UniqueFd home_ns_;
   UniqueFd netns_dir_watch_;
   MonitorCounters counters_;
+  CstampClock cstamps_;
   std::map<std::string, std::unique_ptr<NetnsMonitor>> monitors_;
   std::set<std::string> dead_monitors_;  // to destroy after the current dispatch
   std::vector<Action> pending_;

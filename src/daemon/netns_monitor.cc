@@ -20,23 +20,19 @@ std::array<std::uint8_t, 65536> receive_buffer;
 // Datagrams read per wake-up before yielding to other namespaces.
 constexpr int kBurst = 64;
 
-std::optional<TimePoint> created_at(const AddrUpdate& a) {
-  // cstamp counts 1/100 s since boot, the origin of CLOCK_MONOTONIC.
-  if (!a.dumped || !a.created_cs) return std::nullopt;
-  return TimePoint(std::chrono::milliseconds(std::uint64_t{*a.created_cs} * 10));
-}
-
 }  // namespace
 
 NetnsMonitor::NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, int home_fd,
-                           int receive_buffer_bytes, Sink sink, MonitorCounters& counters)
+                           int receive_buffer_bytes, Sink sink, MonitorCounters& counters,
+                           CstampClock& cstamps)
     : loop_(loop),
       netns_(std::move(netns)),
       ns_fd_(std::move(ns_fd)),
       home_fd_(home_fd),
       receive_buffer_(receive_buffer_bytes),
       sink_(std::move(sink)),
-      counters_(counters) {}
+      counters_(counters),
+      cstamps_(cstamps) {}
 
 NetnsMonitor::~NetnsMonitor() { sd_event_source_disable_unref(io_); }
 
@@ -103,7 +99,14 @@ void NetnsMonitor::handle(const netlink::Message& m) {
     sink_(LinkEvent{netns_, *link});
   } else if (const auto* addr = std::get_if<AddrUpdate>(&m)) {
     ++counters_.messages;
-    sink_(AddrEvent{netns_, *addr, created_at(*addr)});
+    std::optional<TimePoint> created;
+    if (addr->created_cs && !addr->removed) {
+      if (addr->dumped)
+        created = cstamps_.created(*addr->created_cs);
+      else
+        cstamps_.sample(*addr->created_cs, Clock::now());
+    }
+    sink_(AddrEvent{netns_, *addr, created});
   } else if (const auto* done = std::get_if<netlink::Done>(&m)) {
     dump_interrupted_ |= done->interrupted;
     if (done->seq == links_seq_ && links_seq_ != 0) {

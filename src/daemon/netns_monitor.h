@@ -11,6 +11,7 @@
 
 #include <tl/expected.hpp>
 
+#include "core/cstamp_clock.h"
 #include "core/events.h"
 #include "core/unique_fd.h"
 #include "netlink/decode.h"
@@ -32,7 +33,7 @@ class NetnsMonitor {
   using Sink = std::function<void(Event&&)>;
 
   NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, int home_fd,
-               int receive_buffer, Sink sink, MonitorCounters& counters);
+               int receive_buffer, Sink sink, MonitorCounters& counters, CstampClock& cstamps);
   ~NetnsMonitor();
   NetnsMonitor(const NetnsMonitor&) = delete;
   NetnsMonitor& operator=(const NetnsMonitor&) = delete;
@@ -56,6 +57,7 @@ class NetnsMonitor {
   int receive_buffer_;
   Sink sink_;
   MonitorCounters& counters_;
+  CstampClock& cstamps_;  // shared: jiffies are global
   std::optional<netlink::Socket> socket_;
   sd_event_source* io_ = nullptr;
   std::uint64_t epoch_ = 0;  // bumped whenever the socket is replaced
