@@ -132,9 +132,14 @@ std::vector<Action> Engine::reconfigure(std::vector<RouterConfig> routers, TimeP
   std::erase_if(views_, [&](const auto& kv) { return !by_netns_.contains(kv.first); });
   std::vector<Action> out;
   for (auto i : changed) {
-    auto view = views_.find(routers_[i].config.netns);
-    if (view != views_.end() && view->second.synced())
-      evaluate_one(routers_[i], view->second, now, out);
+    auto& r = routers_[i];
+    auto view = views_.find(r.config.netns);
+    if (view != views_.end() && view->second.synced()) {
+      evaluate_one(r, view->second, now, out);
+    } else if (auto t = r.machine.forget()) {
+      // Its namespace is not watched yet: nothing is known until its dump.
+      out.push_back(change(r.config, *t, "namespace " + r.config.netns + " not read yet"));
+    }
   }
   return out;
 }

@@ -282,9 +282,9 @@ void Daemon::reload() {
     return;
   }
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
-  if (next->daemon.state_dir != config_.daemon.state_dir ||
-      next->daemon.state_sync != config_.daemon.state_sync)
-    state_files_ = make_state_files(next->daemon, options_.dry_run);
+  bool files_changed = next->daemon.state_dir != config_.daemon.state_dir ||
+                       next->daemon.state_sync != config_.daemon.state_sync;
+  if (files_changed) state_files_ = make_state_files(next->daemon, options_.dry_run);
   std::size_t before = config_.routers.size();
   config_ = std::move(*next);
   if (dir_changed) {
@@ -295,6 +295,12 @@ void Daemon::reload() {
   }
   auto actions = engine_.reconfigure(config_.routers, Clock::now());
   pending_.insert(pending_.end(), actions.begin(), actions.end());
+  if (files_changed) {
+    // The new directory must hold every known role now, not at the next change.
+    state_retry_ = Backoff(Millis(100), Millis(30000));
+    for (const auto& r : engine_.status())
+      if (r.role != Role::unknown) write_state(r.name, r.role);
+  }
   want_namespaces();
   spdlog::info("configuration reloaded from {}: {} routers (was {})", config_.path,
                config_.routers.size(), before);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "netns/netns.h"
@@ -126,7 +127,19 @@ void NetnsMonitor::handle(const netlink::Message& m) {
 
 void NetnsMonitor::resync(const std::string& why) {
   ++counters_.resyncs;
-  spdlog::warn("{}: {}; re-reading links and addresses", label(), why);
+  // Under an address storm with a small buffer, overruns come back to back:
+  // say so once a second, with how many were not reported.
+  auto now = Clock::now();
+  if (now - last_resync_log_ >= std::chrono::seconds(1)) {
+    std::string more = unlogged_resyncs_ ? fmt::format(" ({} more since the last report)",
+                                                       unlogged_resyncs_)
+                                         : std::string();
+    spdlog::warn("{}: {}; re-reading links and addresses{}", label(), why, more);
+    last_resync_log_ = now;
+    unlogged_resyncs_ = 0;
+  } else {
+    ++unlogged_resyncs_;
+  }
   if (auto ok = start(); !ok) {
     // The namespace is still there (inotify would have said otherwise), so
     // this is a resource problem; the core keeps its last knowledge.

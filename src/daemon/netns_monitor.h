@@ -64,6 +64,8 @@ class NetnsMonitor {
   std::uint32_t seq_ = 0;
   std::uint32_t links_seq_ = 0, addrs_seq_ = 0;
   bool dump_interrupted_ = false;
+  TimePoint last_resync_log_{};
+  std::uint64_t unlogged_resyncs_ = 0;
 };
 
 }  // namespace havip

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import helpers
 from helpers import Havipd, NetnsFactory, PREFIX, havipd_binary, our_namespaces, run
 
 _probe = None
@@ -56,10 +55,6 @@ def kernel_ok():
     if reason:
         print(f"\nhavip kernel tier skipped: {reason}")
         pytest.skip(reason)
-    binary = havipd_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"havipd binary {binary} is not there: build it "
-                    f"(ninja -C build) or set HAVIPD")
     yield
     # Nothing of ours may outlive the session.
     leftovers = our_namespaces()
@@ -69,15 +64,24 @@ def kernel_ok():
 
 
 @pytest.fixture
-def workdir(kernel_ok):
+def workdir():
     """A private temporary directory, removed afterwards."""
     path = Path(tempfile.mkdtemp(prefix=PREFIX))
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def havipd_bin():
+    binary = havipd_binary()
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"havipd binary {binary} is not there: build it "
+                    f"(ninja -C build) or set HAVIPD")
+    return binary
+
+
 @pytest.fixture
-def netns(workdir):
+def netns(kernel_ok, workdir):
     """Factory: netns.create(label) -> a namespace with veth ha-r1/ha-r1p, both up."""
     factory = NetnsFactory(workdir)
     yield factory
@@ -86,18 +90,20 @@ def netns(workdir):
 
 
 class HavipdFactory:
-    def __init__(self, workdir):
+    def __init__(self, binary, workdir):
+        self.binary = binary
         self.workdir = workdir
         self.instances = []
 
-    def __call__(self, routers=None, start=True, **daemon):
-        """A Havipd with the given routers and [daemon] keys, started and READY."""
-        d = Havipd(havipd_binary(), self.workdir, label=f"havipd{len(self.instances) + 1}")
+    def __call__(self, routers=None, start=True, start_args=None, **daemon):
+        """A Havipd with the given routers and [daemon] keys, started and READY
+        (start_args: keyword arguments for Havipd.start)."""
+        d = Havipd(self.binary, self.workdir, label=f"havipd{len(self.instances) + 1}")
         self.instances.append(d)
         if routers is not None:
             d.write_config(routers, **daemon)
         if start:
-            d.start()
+            d.start(**(start_args or {}))
         return d
 
     def teardown(self):
@@ -116,12 +122,12 @@ class HavipdFactory:
 
 
 @pytest.fixture
-def havipd(workdir, netns):
+def havipd(havipd_bin, workdir, netns):
     """Factory: havipd([router(...), ...], hold_down_ms=...) -> a running Havipd.
 
     Depends on `netns` so that havipd is stopped before the namespaces go.
     """
-    factory = HavipdFactory(workdir)
+    factory = HavipdFactory(havipd_bin, workdir)
     yield factory
     problems = factory.teardown()
     assert not problems, "\n".join(problems)

@@ -4,6 +4,7 @@ Everything this tier creates is named with PREFIX (``havipk-<pid>-``) and is
 removed again; the only processes it ends are the ones it started, by PID.
 """
 
+import itertools
 import json
 import os
 import re
@@ -23,6 +24,16 @@ DEFAULT_HAVIPD = REPO / "build" / "src" / "havipd"
 TRANSITION = re.compile(
     r"\s(?P<router>[A-Za-z0-9_.-]+): (?P<before>unknown|primary|backup) -> "
     r"(?P<after>unknown|primary|backup) \((?P<reason>.*)\)$")
+
+# `STATUS=2 routers: 1 primary, 1 backup[, 1 unknown]` ("1 router" for one)
+STATUS = re.compile(r"^STATUS=(\d+) routers?: (\d+) primary, (\d+) backup(?:, (\d+) unknown)?$",
+                    re.M)
+
+
+def status_counts(notification):
+    """(total, primary, backup, unknown) from a notification's STATUS=, or None."""
+    m = STATUS.search(notification or "")
+    return tuple(int(g or 0) for g in m.groups()) if m else None
 
 
 def havipd_binary():
@@ -78,6 +89,9 @@ class Netns:
         self.ip("link", "set", ifname, "up")
         self.ip("link", "set", peer, "up")
 
+    def sysctl(self, key, value):
+        run("ip", "netns", "exec", self.name, "sysctl", "-qw", f"{key}={value}")
+
     def add_addr(self, cidr, dev="ha-r1", *flags):
         self.ip("addr", "add", cidr, "dev", dev, *flags)
 
@@ -111,6 +125,9 @@ class Netns:
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+_counter = itertools.count(1)  # namespace names: PREFIX + a number (+ label)
+
+
 class NetnsFactory:
     """Creates uniquely named namespaces and deletes every one of them at the end."""
 
@@ -125,6 +142,7 @@ class NetnsFactory:
         return name
 
     def create(self, label="", name=None, veths=("ha-r1",)):
+        """`ip netns add` (a fresh name, or `name`) plus a veth pair per name in veths."""
         name = name or self.name(label)
         if name not in self._names:
             self._names.append(name)
@@ -148,14 +166,6 @@ class NetnsFactory:
         return errors
 
 
-def _count():
-    n = 0
-    while True:
-        n += 1
-        yield n
-
-
-_counter = _count()
 
 
 def our_namespaces():
@@ -252,7 +262,9 @@ class Havipd:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, *args, wait_ready=True, timeout=10.0):
+    def start(self, *args, wait_ready=True, timeout=10.0, wrapper=(), umask=None):
+        """Starts havipd (argv prefixed by `wrapper`, e.g. `ip netns exec NS`,
+        which execs, so the PID stays havipd's) and waits for READY=1."""
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(self.notify_path))
         self._sock.settimeout(0.05)
@@ -260,9 +272,10 @@ class Havipd:
                if k not in ("JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS")}
         env["NOTIFY_SOCKET"] = str(self.notify_path)
         self.proc = subprocess.Popen(
-            [str(self.binary), "--config", str(self.config_path), *args],
+            [*wrapper, str(self.binary), "--config", str(self.config_path), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, text=True, errors="replace")
+            env=env, text=True, errors="replace",
+            preexec_fn=None if umask is None else (lambda: os.umask(umask)))
         for target in (self._drain_output, self._drain_notify):
             t = threading.Thread(target=target, daemon=True)
             t.start()
@@ -394,10 +407,14 @@ class Havipd:
                         what=lambda: (f"notification {field!r} (got {self.notifications[since:]})\n"
                                       + self.log_text()))
 
-    def status(self):
-        """The last STATUS= value sent."""
-        for n in reversed(self.notifications):
-            for line in n.split("\n"):
-                if line.startswith("STATUS="):
-                    return line[len("STATUS="):]
-        return None
+    def ready_counts(self):
+        """(total, primary, backup, unknown) sent with READY=1."""
+        return status_counts(self.notified("READY=1"))
+
+    def wait_status(self, total, primary, backup, unknown=0, since=0, timeout=5.0):
+        """Waits for a STATUS= with these counts (from notification `since` on)."""
+        want = (total, primary, backup, unknown)
+        wait_for(lambda: any(status_counts(n) == want for n in self.notifications[since:]),
+                 timeout, what=lambda: (f"STATUS with (total, primary, backup, unknown) = {want}"
+                                        f" (got {self.notifications[since:]})\n"
+                                        + self.log_text()))

@@ -189,3 +189,21 @@ TEST(Counts, SummariseRoles) {
 
 }  // namespace
 }  // namespace havip::testing
+
+namespace havip::testing {
+namespace {
+
+TEST(Reconfigure, RouterMovedToANamespaceNotReadYetBecomesUnknown) {
+  Scenario s;
+  s.run("@0 boot vip age=9000");
+  auto actions =
+      s.engine().reconfigure({router("r1", "ns9", "ha-r1", "169.254.0.1/24")}, s.now());
+  ASSERT_EQ(actions.size(), 1u);
+  const auto& c = std::get<RoleChange>(actions[0]);
+  EXPECT_EQ(c.from, Role::primary);
+  EXPECT_EQ(c.to, Role::unknown);
+  EXPECT_EQ(c.reason, "namespace ns9 not read yet");
+}
+
+}  // namespace
+}  // namespace havip::testing
