@@ -20,6 +20,14 @@ struct RoleChange {
   bool operator==(const RoleChange&) const = default;
 };
 
-using Action = std::variant<RoleChange>;
+// The router's gateway interface appeared (created, renamed to its name, or
+// re-created with a new ifindex) while the router has a role: its sysctls must
+// be written again (Neutron bug #1585246).
+struct GatewayAppeared {
+  std::string router;
+  bool operator==(const GatewayAppeared&) const = default;
+};
+
+using Action = std::variant<RoleChange, GatewayAppeared>;
 
 }  // namespace havip

@@ -23,8 +23,67 @@ struct DaemonConfig {
   std::string netns_dir = "/run/netns";
   int netlink_receive_buffer = 4 * 1024 * 1024;  // bytes, SO_RCVBUFFORCE
   StateSync state_sync = StateSync::deferred;
+  std::string run_dir = "/run/havip";         // <run_dir>/<router>/radvd.{conf,pid}
+  std::string radvd_binary = "/usr/sbin/radvd";
 
   bool operator==(const DaemonConfig&) const = default;
+};
+
+// How hosts on a radvd interface configure themselves from a prefix.
+enum class PrefixMode : std::uint8_t {
+  slaac,             // AdvAutonomous on
+  dhcpv6_stateless,  // AdvAutonomous on, AdvOtherConfigFlag on
+  dhcpv6_stateful,   // AdvAutonomous off, AdvManagedFlag on
+};
+
+struct RadvdPrefix {
+  IpPrefix prefix;
+  PrefixMode mode = PrefixMode::slaac;
+  bool operator==(const RadvdPrefix&) const = default;
+};
+
+// One `interface NAME { … };` block of the rendered radvd.conf.
+struct RadvdInterface {
+  std::string name;
+  std::vector<RadvdPrefix> prefixes;
+  std::vector<std::string> rdnss;     // IPv6 addresses; at most 3 are advertised
+  std::optional<int> mtu;             // AdvLinkMTU, only rendered when >= 1280
+  int min_interval = 30;              // MinRtrAdvInterval, seconds
+  int max_interval = 100;             // MaxRtrAdvInterval, seconds
+  std::vector<IpPrefix> routes;       // `route P {};` (more-specific routes)
+  bool operator==(const RadvdInterface&) const = default;
+};
+
+struct RadvdConfig {
+  std::vector<RadvdInterface> interfaces;  // rendered into radvd.conf …
+  std::string config_file;                 // … or this file used as it is
+  std::string user;                        // radvd -u USER (empty: none)
+  bool operator==(const RadvdConfig&) const = default;
+};
+
+// An extra sysctl set on each role. `key` is dotted ("net.ipv4.conf.all.
+// arp_ignore") or a path below /proc/sys ("net/ipv4/conf/eth0.100/arp_ignore",
+// for interface names with dots). An empty value leaves it alone in that role.
+struct SysctlSetting {
+  std::string key;
+  std::string primary;
+  std::string backup;
+  bool operator==(const SysctlSetting&) const = default;
+};
+
+// A command supervised while the router is primary (e.g. a metadata proxy).
+struct ServiceConfig {
+  std::vector<std::string> command;  // argv, no shell; command[0] is an absolute path
+  Millis stop_timeout{5000};         // SIGTERM, then SIGKILL after this
+  bool operator==(const ServiceConfig&) const = default;
+};
+
+// A command run once per applied transition, in order, never concurrently for
+// one router.
+struct HookConfig {
+  std::vector<std::string> command;  // argv, no shell; command[0] is an absolute path
+  Millis timeout{10000};             // killed (SIGKILL, whole process group) after this
+  bool operator==(const HookConfig&) const = default;
 };
 
 struct RouterConfig {
@@ -33,6 +92,12 @@ struct RouterConfig {
   std::string interface;
   IpPrefix vip;
   Millis hold_down{0};  // resolved: per-router value or [daemon] hold_down_ms
+  std::string gateway_interface;  // empty: no IPv6 gateway sysctls
+  bool ipv6_gateway = false;      // a static IPv6 default route exists: accept_ra=0
+  std::vector<SysctlSetting> sysctls;
+  std::optional<RadvdConfig> radvd;
+  std::vector<ServiceConfig> services;
+  std::vector<HookConfig> hooks;
 
   bool operator==(const RouterConfig&) const = default;
   // "in qrouter-x" or "in the host namespace": for log lines.

@@ -96,6 +96,14 @@ void Engine::on(const LinkEvent& e, TimePoint now, std::vector<Action>& out) {
   evaluate(e.netns, now, out, [&](const RouterConfig& c) {
     return c.interface == old || c.interface == now_name;
   });
+  if (e.link.removed || now_name.empty() || now_name == old) return;
+  auto idx = by_netns_.find(e.netns);
+  if (idx == by_netns_.end()) return;
+  for (auto i : idx->second) {
+    const auto& r = routers_[i];
+    if (r.config.gateway_interface == now_name && r.machine.role() != Role::unknown)
+      out.push_back(GatewayAppeared{r.config.name});
+  }
 }
 
 void Engine::on(const AddrEvent& e, TimePoint now, std::vector<Action>& out) {

@@ -16,7 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_parse.h"
+#include "daemon/dry_run.h"
 #include "daemon/logging.h"
+#include "effects/spawn_launcher.h"
 #include "netns/netns.h"
 #include "netns/netns_watch.h"
 
@@ -24,23 +26,8 @@ namespace havip {
 
 namespace {
 
-// --dry-run: every effect is logged instead of performed.
-class DryRunStateFiles final : public StateFiles {
- public:
-  explicit DryRunStateFiles(std::string dir) : files_(std::move(dir), StateSync::off) {}
-  tl::expected<void, std::string> write(const std::string& router, Role role) override {
-    spdlog::info("{}: dry-run: would write '{}' to {}", router, role_name(role),
-                 files_.path_of(router));
-    return {};
-  }
-  void sync() override {}
-
- private:
-  FsStateFiles files_;  // only for path_of()
-};
-
 std::unique_ptr<StateFiles> make_state_files(const DaemonConfig& d, bool dry_run) {
-  if (dry_run) return std::make_unique<DryRunStateFiles>(d.state_dir);
+  if (dry_run) return dry_run_state_files(d.state_dir);
   return std::make_unique<FsStateFiles>(d.state_dir, d.state_sync);
 }
 
@@ -64,6 +51,8 @@ Daemon::Daemon(Config config, DaemonOptions options)
       state_retry_(Millis(100), Millis(30000)) {}
 
 Daemon::~Daemon() {
+  effects_.reset();
+  launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
   for (auto* s : {post_, hold_down_timer_, retry_timer_, netns_dir_io_})
     sd_event_source_disable_unref(s);
@@ -74,6 +63,8 @@ int Daemon::run() {
   if (!setup()) return 1;
   int r = sd_event_loop(loop_);
   flush();  // a final state decided in the last iteration is not lost
+  effects_.reset();
+  launcher_.reset();
   monitors_.clear();
   spdlog::info("stopped");
   if (r < 0) {
@@ -91,7 +82,8 @@ bool Daemon::setup() {
   }
   sigset_t mask;
   sigemptyset(&mask);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  // SIGCHLD too: children are watched by pidfd, never by a signal handler.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, sig);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sd_event_add_signal(loop_, nullptr, sig, on_signal, this);
   sd_event_set_watchdog(loop_, true);  // pings systemd when WATCHDOG_USEC is set
@@ -109,6 +101,20 @@ bool Daemon::setup() {
     return false;
   }
   home_ns_ = std::move(*home);
+  auto ns_fd = [this](const std::string& ns) { return netns_fd(ns); };
+  if (options_.dry_run) {
+    launcher_ = dry_run_launcher(loop_);
+    sysctls_ = dry_run_sysctls();
+    run_files_ = dry_run_files();
+  } else {
+    launcher_ = std::make_unique<SpawnLauncher>(loop_, home_ns_.get(), ns_fd);
+    sysctls_ = std::make_unique<ProcSysctls>(home_ns_.get(), ns_fd);
+    run_files_ = std::make_unique<FsRunFiles>();
+  }
+  effects_ = std::make_unique<Effects>(
+      EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }});
+  effects_->configure(config_.daemon, config_.routers, [](const std::string&) { return Role::unknown; },
+                      Clock::now());
   watch_netns_dir();
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
@@ -199,11 +205,38 @@ void Daemon::flush() {
   auto actions = std::move(pending_);
   pending_.clear();
   for (const auto& a : actions) std::visit([&](const auto& x) { apply(x); }, a);
+  auto now = Clock::now();
+  effects_->tick(now);
   state_files_->sync();
   arm(hold_down_timer_, engine_.next_deadline());
-  auto n = netns_retry_.next(), s = state_retry_.next();
-  arm(retry_timer_, !n ? s : !s ? n : std::min(*n, *s));
+  std::optional<TimePoint> wake;
+  for (auto t : {netns_retry_.next(), state_retry_.next(), effects_->deadline(), stop_deadline_})
+    if (t && (!wake || *t < *wake)) wake = t;
+  arm(retry_timer_, wake);
   report();
+  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
+}
+
+void Daemon::apply(const GatewayAppeared& g) {
+  spdlog::info("{}: gateway interface appeared; writing its sysctls", g.router);
+  effects_->gateway_appeared(g.router, Clock::now());
+}
+
+int Daemon::netns_fd(const std::string& netns) const {
+  if (netns.empty()) return home_ns_.get();
+  auto it = monitors_.find(netns);
+  return it == monitors_.end() ? -1 : it->second->ns_fd();
+}
+
+void Daemon::stop() {
+  // Services get their stop timeout (then SIGKILL); one more second to reap.
+  Millis grace(1000);
+  for (const auto& r : config_.routers)
+    for (const auto& svc : r.services) grace = std::max(grace, svc.stop_timeout + Millis(1000));
+  sd_notify(0, "STOPPING=1");
+  auto now = Clock::now();
+  stop_deadline_ = now + grace;
+  effects_->shutdown(now);
 }
 
 void Daemon::apply(const RoleChange& c) {
@@ -218,6 +251,7 @@ void Daemon::apply(const RoleChange& c) {
                    {"HAVIP_REASON", c.reason}},
                   fmt::format("{}: {} -> {} ({})", c.router, role_name(c.from),
                               role_name(c.to), c.reason));
+  if (!stop_deadline_) effects_->transition(c, Clock::now());
 }
 
 void Daemon::write_state(const std::string& router, Role role) {
@@ -293,8 +327,12 @@ void Daemon::reload() {
     for (const auto& ns : names) drop(ns, "left behind by the new netns_dir");
     watch_netns_dir();
   }
-  auto actions = engine_.reconfigure(config_.routers, Clock::now());
+  auto now = Clock::now();
+  auto actions = engine_.reconfigure(config_.routers, now);
   pending_.insert(pending_.end(), actions.begin(), actions.end());
+  effects_->configure(config_.daemon, config_.routers, [&](const std::string& name) {
+    return engine_.role_of(name).value_or(Role::unknown);
+  }, now);
   if (files_changed) {
     // The new directory must hold every known role now, not at the next change.
     state_retry_ = Backoff(Millis(100), Millis(30000));
@@ -345,8 +383,7 @@ int Daemon::on_signal(sd_event_source*, const signalfd_siginfo* si, void* self) 
     return 0;
   }
   spdlog::info("{}: stopping", strsignal(static_cast<int>(si->ssi_signo)));
-  sd_notify(0, "STOPPING=1");
-  sd_event_exit(d->loop_, 0);
+  if (!d->stop_deadline_) d->stop();
   return 0;
 }
 

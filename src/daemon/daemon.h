@@ -16,7 +16,11 @@
 #include "core/engine.h"
 #include "core/unique_fd.h"
 #include "daemon/netns_monitor.h"
+#include "effects/effects.h"
+#include "effects/process.h"
+#include "effects/run_files.h"
 #include "effects/state_file.h"
+#include "effects/sysctl.h"
 
 struct sd_event;
 struct sd_event_source;
@@ -50,6 +54,9 @@ class Daemon {
   void feed(Event&& event);
   void flush();
   void apply(const RoleChange& change);
+  void apply(const GatewayAppeared& appeared);
+  void stop();
+  int netns_fd(const std::string& netns) const;
   void write_state(const std::string& router, Role role);
   void reload();
   void watch_netns_dir();
@@ -65,6 +72,11 @@ class Daemon {
   DaemonOptions options_;
   Engine engine_;
   std::unique_ptr<StateFiles> state_files_;
+  std::unique_ptr<Launcher> launcher_;
+  std::unique_ptr<Sysctls> sysctls_;
+  std::unique_ptr<RunFiles> run_files_;
+  std::unique_ptr<Effects> effects_;
+  std::optional<TimePoint> stop_deadline_;  // set once stopping: children get until then
   sd_event* loop_ = nullptr;
   sd_event_source* post_ = nullptr;
   sd_event_source* hold_down_timer_ = nullptr;

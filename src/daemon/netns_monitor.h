@@ -41,6 +41,8 @@ class NetnsMonitor {
   // Opens the socket inside the namespace and requests the first dump.
   tl::expected<void, std::string> start();
   const std::string& netns() const { return netns_; }
+  // The namespace, for effects that must enter it (sysctls, children).
+  int ns_fd() const { return ns_fd_.get(); }
 
  private:
   static int on_readable(sd_event_source* s, int fd, std::uint32_t revents, void* self);

@@ -33,8 +33,6 @@ class FsStateFiles final : public StateFiles {
   std::string path_of(const std::string& router) const;
 
  private:
-  tl::expected<UniqueFd, std::string> open_router_dir(const std::string& router) const;
-
   std::string dir_;
   StateSync mode_;
   // Files renamed into place whose data and directory entry still need an

@@ -80,6 +80,10 @@ std::vector<std::string> Scenario::run(std::string_view steps) {
 
 void Scenario::feed(Event e, std::vector<std::string>& out) {
   for (auto& a : engine_.handle(e, now_)) {
+    if (const auto* g = std::get_if<GatewayAppeared>(&a)) {
+      out.push_back(g->router + " gateway appeared");
+      continue;
+    }
     const auto& c = std::get<RoleChange>(a);
     out.push_back(c.router + " " + std::string(role_name(c.from)) + "->" +
                   std::string(role_name(c.to)));

@@ -1,0 +1,71 @@
+#include "effects/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace havip {
+
+namespace {
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+UniqueFd open_dir_at(int at, const char* name) {
+  return UniqueFd(::openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name) {
+  if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return tl::unexpected(errno_text(base));
+  UniqueFd top = open_dir_at(AT_FDCWD, base.c_str());
+  if (!top) return tl::unexpected(errno_text(base));
+  UniqueFd dir = open_dir_at(top.get(), name.c_str());
+  if (!dir && errno == ENOENT) {
+    if (::mkdirat(top.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+      return tl::unexpected(errno_text(base + "/" + name));
+    dir = open_dir_at(top.get(), name.c_str());
+  }
+  if (!dir) return tl::unexpected(errno_text(base + "/" + name));
+  return dir;
+}
+
+tl::expected<Written, std::string> write_atomic(int d, const std::string& where,
+                                                const std::string& name,
+                                                std::string_view content,
+                                                bool sync_before_rename) {
+  const std::string temp = "." + name + ".tmp";
+  const std::string temp_path = where + "/" + temp;
+  // A leftover temp file (or a planted symlink) is removed, then the new one
+  // is created exclusively: O_EXCL|O_NOFOLLOW never writes through a link.
+  if (::unlinkat(d, temp.c_str(), 0) != 0 && errno != ENOENT)
+    return tl::unexpected(errno_text(temp_path));
+  UniqueFd f(::openat(d, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!f) return tl::unexpected(errno_text(temp_path));
+  auto fail = [&](const std::string& what) {
+    auto err = errno_text(what);
+    ::unlinkat(d, temp.c_str(), 0);
+    return tl::unexpected(err);
+  };
+  if (::fchmod(f.get(), 0644) != 0) return fail(temp_path);  // whatever the umask
+  if (!write_all(f.get(), content)) return fail(temp_path);
+  if (sync_before_rename && ::fsync(f.get()) != 0) return fail(temp_path);
+  if (::renameat(d, temp.c_str(), d, name.c_str()) != 0) return fail(where + "/" + name);
+  if (sync_before_rename) ::fsync(d);
+  return Written{std::move(f)};
+}
+
+}  // namespace havip

@@ -1,0 +1,32 @@
+// Writing small files atomically and without following symlinks: the state
+// file, radvd.conf. A reader sees the old or the new content, never a torn
+// file; a symlink planted where the file or its directory should be is never
+// written through.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "core/unique_fd.h"
+
+namespace havip {
+
+// Opens (creating it 0755 if missing) the directory `base`/`name`; neither
+// `base`'s last component nor `name` may be a symlink.
+tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name);
+
+struct Written {
+  UniqueFd file;  // still open, for a deferred fsync
+};
+
+// Writes `content` to `dir`/`name` (mode 0644) through a temp file renamed
+// into place. `sync_before_rename`: fsync the data (and the directory after).
+// `where` names the directory in error messages.
+tl::expected<Written, std::string> write_atomic(int dir, const std::string& where,
+                                                const std::string& name,
+                                                std::string_view content,
+                                                bool sync_before_rename);
+
+}  // namespace havip

@@ -1,0 +1,95 @@
+#include "effects/effects.h"
+
+#include <algorithm>
+
+namespace havip {
+
+void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConfig>& routers,
+                        const std::function<Role(const std::string&)>& role_of, TimePoint now) {
+  std::map<std::string, std::unique_ptr<RouterEffects>> next;
+  for (const auto& r : routers) {
+    auto it = routers_.find(r.name);
+    if (it != routers_.end() && it->second->config() == r) {
+      next.emplace(r.name, std::move(it->second));
+      routers_.erase(it);
+      continue;
+    }
+    if (it != routers_.end()) {  // changed: the old one stops, the new one waits for it
+      it->second->stop(now);
+      retiring_.push_back(std::move(it->second));
+      routers_.erase(it);
+      Role role = role_of(r.name);
+      if (role != Role::unknown) waiting_[r.name] = role;
+    }
+    next.emplace(r.name, std::make_unique<RouterEffects>(ctx_, daemon, r));
+  }
+  for (auto& [name, gone] : routers_) {  // removed
+    gone->stop(now);
+    retiring_.push_back(std::move(gone));
+    waiting_.erase(name);
+  }
+  routers_ = std::move(next);
+  tick(now);
+}
+
+void Effects::transition(const RoleChange& c, TimePoint now) {
+  auto it = routers_.find(c.router);
+  if (it == routers_.end()) return;
+  if (auto w = waiting_.find(c.router); w != waiting_.end()) {
+    w->second = c.to;
+    it->second->hooks(c.from, c.to, now);
+    return;
+  }
+  it->second->transition(c.from, c.to, now);
+}
+
+void Effects::gateway_appeared(const std::string& router, TimePoint now) {
+  auto it = routers_.find(router);
+  if (it != routers_.end() && !waiting_.contains(router)) it->second->gateway_appeared(now);
+}
+
+void Effects::tick(TimePoint now) {
+  for (auto& r : retiring_) r->tick(now);
+  std::erase_if(retiring_, [](const auto& r) { return r->quiet(); });
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    bool predecessor = std::any_of(retiring_.begin(), retiring_.end(), [&](const auto& r) {
+      return r->config().name == it->first;
+    });
+    if (predecessor) {
+      ++it;
+      continue;
+    }
+    routers_.at(it->first)->enter(it->second, now);
+    it = waiting_.erase(it);
+  }
+  for (auto& [name, r] : routers_) r->tick(now);
+}
+
+std::optional<TimePoint> Effects::deadline() const {
+  std::optional<TimePoint> best;
+  auto consider = [&](const RouterEffects& r) {
+    auto t = r.deadline();
+    if (t && (!best || *t < *best)) best = t;
+  };
+  for (const auto& r : retiring_) consider(*r);
+  for (const auto& [name, r] : routers_) consider(*r);
+  return best;
+}
+
+void Effects::shutdown(TimePoint now) {
+  waiting_.clear();
+  for (auto& [name, r] : routers_) r->stop(now);
+}
+
+bool Effects::quiet() const {
+  auto q = [](const auto& r) { return r->quiet(); };
+  return std::all_of(retiring_.begin(), retiring_.end(), q) &&
+         std::all_of(routers_.begin(), routers_.end(), [&](const auto& kv) { return q(kv.second); });
+}
+
+const RouterEffects* Effects::router(const std::string& name) const {
+  auto it = routers_.find(name);
+  return it == routers_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace havip

@@ -1,0 +1,99 @@
+#include "effects/hooks.h"
+
+#include <csignal>
+
+#include <fmt/chrono.h>
+#include <spdlog/spdlog.h>
+
+namespace havip {
+
+namespace {
+constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+}  // namespace
+
+HookQueue::HookQueue(Launcher& launcher, ClockFn clock, std::string router, std::string netns,
+                     std::vector<HookConfig> hooks)
+    : launcher_(launcher),
+      clock_(std::move(clock)),
+      router_(std::move(router)),
+      netns_(std::move(netns)),
+      hooks_(std::move(hooks)),
+      self_(std::make_shared<HookQueue*>(this)) {}
+
+HookQueue::~HookQueue() {
+  if (running_) launcher_.signal(pid_, SIGKILL);
+}
+
+std::vector<std::string> HookQueue::environment(const std::string& router,
+                                                const std::string& netns, Role from, Role to) {
+  return {kPath,
+          "HAVIP_ROUTER=" + router,
+          "HAVIP_ROLE=" + std::string(role_name(to)),
+          "HAVIP_PREVIOUS_ROLE=" + std::string(role_name(from)),
+          "HAVIP_NAMESPACE=" + netns};
+}
+
+void HookQueue::transition(Role from, Role to, TimePoint now) {
+  auto env = environment(router_, netns_, from, to);
+  for (const auto& h : hooks_) {
+    ProcessSpec spec{router_, "hook " + basename_of(h.command[0]) + " (" +
+                                  std::string(role_name(to)) + ")",
+                     netns_, h.command, env};
+    queue_.push_back(Job{std::move(spec), h.timeout});
+  }
+  if (!running_) next(now);
+}
+
+void HookQueue::next(TimePoint now) {
+  while (!running_ && !queue_.empty()) {
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    std::weak_ptr<HookQueue*> self = self_;
+    auto id = launcher_.start(job.spec, [self](ExitStatus st) {
+      if (auto p = self.lock()) (*p)->done(st);
+    });
+    if (!id) {
+      spdlog::error("{}: {} could not start: {}", router_, job.spec.what, id.error());
+      continue;  // the next hook still runs: one broken hook must not block the others
+    }
+    pid_ = *id;
+    kill_at_ = now + job.timeout;
+    running_ = std::move(job);
+  }
+}
+
+void HookQueue::done(ExitStatus status) {
+  auto level = status.success() ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(level, "{}: {} finished: {}", router_, running_->spec.what, status.to_string());
+  running_.reset();
+  kill_at_.reset();
+  // The next hook's timeout counts from the moment it is started.
+  next(clock_());
+}
+
+void HookQueue::tick(TimePoint now) {
+  if (!running_ || !kill_at_ || *kill_at_ > now) return;
+  spdlog::error("{}: {} timed out after {}; killing its process group", router_,
+                running_->spec.what, running_->timeout);
+  launcher_.signal(pid_, SIGKILL);
+  kill_at_.reset();  // done() follows when the kill is seen
+}
+
+std::optional<TimePoint> HookQueue::deadline() const { return kill_at_; }
+
+void HookQueue::cancel() {
+  for (const auto& job : queue_) spdlog::warn("{}: {} not run: stopping", router_, job.spec.what);
+  queue_.clear();
+  if (running_) {
+    spdlog::warn("{}: {} killed: stopping", router_, running_->spec.what);
+    launcher_.signal(pid_, SIGKILL);
+    kill_at_.reset();
+  }
+}
+
+}  // namespace havip

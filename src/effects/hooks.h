@@ -1,0 +1,59 @@
+// Hooks of one router: run once per applied transition, strictly in order,
+// one at a time, each with a timeout after which its process group is killed.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/types.h"
+#include "effects/process.h"
+
+namespace havip {
+
+class HookQueue {
+ public:
+  using ClockFn = std::function<TimePoint()>;
+  HookQueue(Launcher& launcher, ClockFn clock, std::string router, std::string netns,
+            std::vector<HookConfig> hooks);
+  ~HookQueue();
+  HookQueue(const HookQueue&) = delete;
+  HookQueue& operator=(const HookQueue&) = delete;
+
+  // Queues every hook for the transition from -> to.
+  void transition(Role from, Role to, TimePoint now);
+  void tick(TimePoint now);
+  std::optional<TimePoint> deadline() const;
+  // Shutdown: queued hooks are dropped (and logged), a running one is killed.
+  void cancel();
+  bool idle() const { return !running_ && queue_.empty(); }
+  std::size_t queued() const { return queue_.size(); }
+
+  // The environment a hook gets: nothing inherited.
+  static std::vector<std::string> environment(const std::string& router, const std::string& netns,
+                                              Role from, Role to);
+
+ private:
+  struct Job {
+    ProcessSpec spec;
+    Millis timeout;
+  };
+  void next(TimePoint now);
+  void done(ExitStatus status);
+
+  Launcher& launcher_;
+  ClockFn clock_;
+  std::string router_, netns_;
+  std::vector<HookConfig> hooks_;
+  std::deque<Job> queue_;
+  std::optional<Job> running_;
+  ProcessId pid_ = 0;
+  std::optional<TimePoint> kill_at_;
+  std::shared_ptr<HookQueue*> self_;
+};
+
+}  // namespace havip

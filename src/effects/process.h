@@ -1,0 +1,46 @@
+// Starting child processes (radvd, services, hooks) inside a router's
+// namespace, and learning when they exit. Behind an interface so that the
+// supervision logic is tested with a recording fake and a fake clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace havip {
+
+struct ProcessSpec {
+  std::string router;  // for log lines and fields
+  std::string what;    // "radvd", "service haproxy", "hook notify": for log lines
+  std::string netns;   // "" = havipd's own namespace
+  std::vector<std::string> argv;  // argv[0] is an absolute path; no shell
+  std::vector<std::string> env;   // the whole environment, "KEY=value"
+  bool operator==(const ProcessSpec&) const = default;
+};
+
+struct ExitStatus {
+  int code = 0;    // exit code when signal == 0
+  int signal = 0;  // the signal that ended it, or 0
+  bool success() const { return signal == 0 && code == 0; }
+  std::string to_string() const;  // "exit code 1", "killed by SIGKILL"
+  bool operator==(const ExitStatus&) const = default;
+};
+
+using ProcessId = std::uint64_t;  // the launcher's handle, never reused
+
+class Launcher {
+ public:
+  using OnExit = std::function<void(ExitStatus)>;
+  virtual ~Launcher() = default;
+  // Starts the process in its own session (process group) with stdin from
+  // /dev/null and stdout/stderr logged line by line. `on_exit` is called once,
+  // from the event loop, never from inside start() or signal().
+  virtual tl::expected<ProcessId, std::string> start(const ProcessSpec& spec, OnExit on_exit) = 0;
+  // Sends `sig` to the process's whole group; a no-op once it has exited.
+  virtual void signal(ProcessId id, int sig) = 0;
+};
+
+}  // namespace havip

@@ -1,0 +1,74 @@
+#include "effects/radvd.h"
+
+#include <csignal>
+
+#include "core/radvd_conf.h"
+
+namespace havip {
+
+namespace {
+
+constexpr const char* kConf = "radvd.conf";
+constexpr const char* kPid = "radvd.pid";
+
+std::string conf_path(const DaemonConfig& d, const RouterConfig& r) {
+  if (!r.radvd->config_file.empty()) return r.radvd->config_file;
+  return d.run_dir + "/" + r.name + "/" + kConf;
+}
+
+std::vector<std::string> env_for(const RouterConfig& r) {
+  return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HAVIP_ROUTER=" + r.name,
+          "HAVIP_NAMESPACE=" + r.netns};
+}
+
+SupervisorPolicy radvd_policy() {
+  SupervisorPolicy p;
+  p.stop_signal = SIGKILL;
+  return p;
+}
+
+}  // namespace
+
+ProcessSpec RadvdEffect::run_spec(const DaemonConfig& d, const RouterConfig& r) {
+  std::vector<std::string> argv{d.radvd_binary, "--nodaemon", "--config", conf_path(d, r),
+                                "--pidfile", d.run_dir + "/" + r.name + "/" + kPid,
+                                "--logmethod", "stderr"};
+  if (!r.radvd->user.empty()) {
+    argv.push_back("--username");
+    argv.push_back(r.radvd->user);
+  }
+  return ProcessSpec{r.name, "radvd", r.netns, std::move(argv), env_for(r)};
+}
+
+ProcessSpec RadvdEffect::check_spec(const DaemonConfig& d, const RouterConfig& r) {
+  return ProcessSpec{r.name, "radvd --configtest", r.netns,
+                     {d.radvd_binary, "--configtest", "--config", conf_path(d, r),
+                      "--logmethod", "stderr"},
+                     env_for(r)};
+}
+
+RadvdEffect::RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockFn clock,
+                         const DaemonConfig& daemon, const RouterConfig& router)
+    : files_(files),
+      run_dir_(daemon.run_dir),
+      router_(router.name),
+      rendered_(router.radvd->config_file.empty() ? render_radvd_conf(*router.radvd) : ""),
+      supervisor_(launcher, std::move(clock), run_spec(daemon, router), radvd_policy(),
+                  check_spec(daemon, router)) {}
+
+tl::expected<void, std::string> RadvdEffect::role(Role role, TimePoint now) {
+  if (role == Role::primary) {
+    auto ok = rendered_.empty() ? files_.ensure(run_dir_, router_)  // for the pid file
+                                : files_.write(run_dir_, router_, kConf, rendered_);
+    if (!ok) return ok;
+    supervisor_.want(true, now);
+    return {};
+  }
+  // SIGKILL is sent synchronously here: radvd never runs on a backup.
+  supervisor_.want(false, now);
+  if (!rendered_.empty()) files_.remove(run_dir_, router_, kConf);
+  files_.remove(run_dir_, router_, kPid);
+  return {};
+}
+
+}  // namespace havip

@@ -1,0 +1,137 @@
+#include "effects/router_effects.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/sysctl_plan.h"
+
+namespace havip {
+
+namespace {
+
+constexpr const char* kSysctls = "sysctls";
+constexpr const char* kRadvd = "radvd";
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+ProcessSpec service_spec(const RouterConfig& r, const ServiceConfig& s) {
+  return ProcessSpec{r.name, "service " + basename_of(s.command[0]), r.netns, s.command,
+                     {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                      "HAVIP_ROUTER=" + r.name, "HAVIP_NAMESPACE=" + r.netns}};
+}
+
+}  // namespace
+
+RouterEffects::RouterEffects(EffectsContext ctx, const DaemonConfig& daemon,
+                             const RouterConfig& router)
+    : ctx_(ctx),
+      config_(router),
+      hooks_(ctx.launcher, ctx.clock, router.name, router.netns, router.hooks),
+      retry_(Millis(100), Millis(30000)) {
+  if (router.radvd)
+    radvd_ = std::make_unique<RadvdEffect>(ctx.launcher, ctx.files, ctx.clock, daemon, router);
+  for (const auto& s : router.services) {
+    SupervisorPolicy policy;
+    policy.stop_timeout = s.stop_timeout;
+    services_.push_back(std::make_unique<Supervisor>(ctx.launcher, ctx.clock,
+                                                     service_spec(router, s), policy));
+  }
+}
+
+void RouterEffects::transition(Role from, Role to, TimePoint now) {
+  role_ = to;
+  apply(now);
+  hooks(from, to, now);
+}
+
+void RouterEffects::hooks(Role from, Role to, TimePoint now) {
+  if (!config_.hooks.empty()) hooks_.transition(from, to, now);
+}
+
+void RouterEffects::enter(Role role, TimePoint now) {
+  role_ = role;
+  apply(now);
+}
+
+void RouterEffects::stop(TimePoint now) {
+  role_ = Role::unknown;
+  hooks_.cancel();
+  retry_.clear(kSysctls);
+  retry_.clear(kRadvd);
+  if (radvd_) apply_radvd(now);
+  for (auto& s : services_) s->want(false, now);
+}
+
+void RouterEffects::apply(TimePoint now) {
+  if (!apply_sysctls()) retry_.failed(kSysctls, now);
+  if (radvd_ && !apply_radvd(now)) retry_.failed(kRadvd, now);
+  for (auto& s : services_) s->want(role_ == Role::primary, now);
+}
+
+void RouterEffects::gateway_appeared(TimePoint now) {
+  if (role_ != Role::unknown && !apply_sysctls()) retry_.failed(kSysctls, now);
+}
+
+bool RouterEffects::apply_sysctls() {
+  bool ok = true;
+  for (const auto& w : sysctls_for(config_, role_)) {
+    auto r = ctx_.sysctls.set(config_.netns, w.path, w.value);
+    if (!r) {
+      spdlog::error("{}: sysctl {}: {}", config_.name, w.path, r.error());
+      ok = false;  // the others are still written
+    } else if (*r) {
+      spdlog::debug("{}: sysctl {} = {}", config_.name, w.path, w.value);
+    }
+  }
+  if (ok) retry_.clear(kSysctls);
+  return ok;
+}
+
+bool RouterEffects::apply_radvd(TimePoint now) {
+  auto r = radvd_->role(role_, now);
+  if (!r) {
+    spdlog::error("{}: radvd: {}", config_.name, r.error());
+    return false;
+  }
+  retry_.clear(kRadvd);
+  return true;
+}
+
+void RouterEffects::tick(TimePoint now) {
+  for (const auto& key : retry_.due(now)) {
+    if (key == kSysctls && !apply_sysctls()) retry_.failed(kSysctls, now);
+    if (key == kRadvd && !apply_radvd(now)) retry_.failed(kRadvd, now);
+  }
+  if (radvd_) radvd_->tick(now);
+  for (auto& s : services_) s->tick(now);
+  hooks_.tick(now);
+}
+
+std::optional<TimePoint> RouterEffects::deadline() const {
+  std::optional<TimePoint> best = retry_.next();
+  auto consider = [&](std::optional<TimePoint> t) {
+    if (t && (!best || *t < *best)) best = t;
+  };
+  if (radvd_) consider(radvd_->deadline());
+  for (const auto& s : services_) consider(s->deadline());
+  consider(hooks_.deadline());
+  return best;
+}
+
+bool RouterEffects::quiet() const {
+  if (radvd_ && !radvd_->quiet()) return false;
+  for (const auto& s : services_)
+    if (!s->quiet()) return false;
+  return hooks_.idle();
+}
+
+std::vector<std::string> RouterEffects::failing() const {
+  std::vector<std::string> out;
+  for (const char* k : {kSysctls, kRadvd})
+    if (retry_.contains(k)) out.emplace_back(k);
+  return out;
+}
+
+}  // namespace havip

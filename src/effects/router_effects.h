@@ -1,0 +1,69 @@
+// Everything one router does on a role change, after its state file, in
+// DESIGN.md's order: sysctls -> radvd -> services -> hooks. Each effect is
+// idempotent; a failing sysctl or radvd config write is retried with backoff
+// without holding up the effects that follow it or any other router.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/backoff.h"
+#include "core/config.h"
+#include "effects/hooks.h"
+#include "effects/radvd.h"
+#include "effects/run_files.h"
+#include "effects/supervisor.h"
+#include "effects/sysctl.h"
+
+namespace havip {
+
+struct EffectsContext {
+  Launcher& launcher;
+  Sysctls& sysctls;
+  RunFiles& files;
+  Supervisor::ClockFn clock;
+};
+
+class RouterEffects {
+ public:
+  RouterEffects(EffectsContext ctx, const DaemonConfig& daemon, const RouterConfig& router);
+
+  // An applied transition: every effect for `to`, then the hooks.
+  void transition(Role from, Role to, TimePoint now);
+  // Takes `role` without a transition (a reloaded router): no hooks.
+  void enter(Role role, TimePoint now);
+  // Only the hooks of a transition (the effects wait for a predecessor).
+  void hooks(Role from, Role to, TimePoint now);
+  // The gateway interface (re)appeared: its sysctls for the current role.
+  void gateway_appeared(TimePoint now);
+  // Stops every child (shutdown, router removed): as for `unknown`.
+  void stop(TimePoint now);
+
+  void tick(TimePoint now);
+  std::optional<TimePoint> deadline() const;
+  // No child of this router is running or about to run.
+  bool quiet() const;
+
+  Role role() const { return role_; }
+  const RouterConfig& config() const { return config_; }
+  const RadvdEffect* radvd() const { return radvd_.get(); }
+  const std::vector<std::unique_ptr<Supervisor>>& services() const { return services_; }
+  // Effects that failed and wait for a retry ("sysctls", "radvd").
+  std::vector<std::string> failing() const;
+
+ private:
+  void apply(TimePoint now);
+  bool apply_sysctls();
+  bool apply_radvd(TimePoint now);
+
+  EffectsContext ctx_;
+  RouterConfig config_;
+  Role role_ = Role::unknown;
+  std::unique_ptr<RadvdEffect> radvd_;
+  std::vector<std::unique_ptr<Supervisor>> services_;
+  HookQueue hooks_;
+  Backoff retry_;  // keys "sysctls", "radvd"
+};
+
+}  // namespace havip

@@ -1,0 +1,135 @@
+#include "effects/supervisor.h"
+
+#include <algorithm>
+
+#include <fmt/chrono.h>
+#include <spdlog/spdlog.h>
+
+namespace havip {
+
+Supervisor::Supervisor(Launcher& launcher, ClockFn clock, ProcessSpec spec,
+                       SupervisorPolicy policy, std::optional<ProcessSpec> check)
+    : launcher_(launcher),
+      clock_(std::move(clock)),
+      spec_(std::move(spec)),
+      policy_(policy),
+      check_(std::move(check)),
+      self_(std::make_shared<Supervisor*>(this)) {}
+
+Supervisor::~Supervisor() {
+  // The owner stops us in order first; this is the last resort.
+  if (state_ == State::running || state_ == State::checking || state_ == State::stopping)
+    launcher_.signal(pid_, SIGKILL);
+}
+
+void Supervisor::want(bool run, TimePoint now) {
+  wanted_ = run;
+  switch (state_) {
+    case State::idle:
+      if (run) start(now);
+      break;
+    case State::checking:
+      if (!run) {
+        launcher_.signal(pid_, SIGKILL);
+        state_ = State::stopping;  // its exit is still to be seen
+        due_.reset();
+      }
+      break;
+    case State::running:
+      if (!run) {
+        launcher_.signal(pid_, policy_.stop_signal);
+        state_ = State::stopping;
+        due_ = policy_.stop_signal == SIGKILL ? std::nullopt
+                                              : std::optional(now + policy_.stop_timeout);
+      }
+      break;
+    case State::backoff:
+      if (!run) {
+        state_ = State::idle;
+        due_.reset();
+      }
+      break;
+    case State::stopping:
+      break;  // exited() starts it again if it is wanted by then
+  }
+}
+
+void Supervisor::tick(TimePoint now) {
+  if (!due_ || *due_ > now) return;
+  due_.reset();
+  if (state_ == State::backoff) {
+    start(now);
+  } else if (state_ == State::stopping) {
+    spdlog::warn("{}: {} did not stop within {}; killing it", spec_.router, spec_.what,
+                 policy_.stop_timeout);
+    launcher_.signal(pid_, SIGKILL);
+  }
+}
+
+std::optional<TimePoint> Supervisor::deadline() const { return due_; }
+
+void Supervisor::start(TimePoint now) {
+  if (check_ && !checked_) {
+    std::weak_ptr<Supervisor*> self = self_;
+    auto id = launcher_.start(*check_, [self](ExitStatus st) {
+      if (auto p = self.lock()) (*p)->exited(st);
+    });
+    if (!id) return failed(id.error(), now);
+    pid_ = *id;
+    state_ = State::checking;
+    return;
+  }
+  start_main(now);
+}
+
+void Supervisor::start_main(TimePoint now) {
+  std::weak_ptr<Supervisor*> self = self_;
+  auto id = launcher_.start(spec_, [self](ExitStatus st) {
+    if (auto p = self.lock()) (*p)->exited(st);
+  });
+  if (!id) return failed(id.error(), now);
+  pid_ = *id;
+  state_ = State::running;
+  started_ = now;
+  spdlog::info("{}: {} started", spec_.router, spec_.what);
+}
+
+void Supervisor::exited(ExitStatus status) {
+  TimePoint now = clock_();
+  State was = state_;
+  due_.reset();
+  if (was == State::stopping) {
+    state_ = State::idle;
+    spdlog::info("{}: {} stopped ({})", spec_.router, spec_.what, status.to_string());
+    if (wanted_) start(now);
+    return;
+  }
+  if (was == State::checking) {
+    if (!status.success())
+      return failed(fmt::format("{} rejected its configuration ({})", spec_.what,
+                                status.to_string()),
+                    now);
+    checked_ = true;
+    return start_main(now);
+  }
+  // running: it died on its own.
+  if (now - started_ >= policy_.stable_after) failures_ = 0;
+  failed(fmt::format("{} exited unexpectedly ({})", spec_.what, status.to_string()), now);
+}
+
+void Supervisor::failed(const std::string& why, TimePoint now) {
+  Millis delay = policy_.restart_initial;
+  for (unsigned i = 0; i < failures_ && delay < policy_.restart_max; ++i) delay *= 2;
+  delay = std::min(delay, policy_.restart_max);
+  ++failures_;
+  if (!wanted_) {
+    state_ = State::idle;
+    spdlog::warn("{}: {}", spec_.router, why);
+    return;
+  }
+  state_ = State::backoff;
+  due_ = now + delay;
+  spdlog::error("{}: {}; restarting in {}", spec_.router, why, delay);
+}
+
+}  // namespace havip
