@@ -1,0 +1,390 @@
+// Effects driven by applied transitions, with recording fakes and a fake
+// clock: each test reads "given these transitions, this happened, in order".
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "effects/effects.h"
+#include "effects/hooks.h"
+#include "scenario/fakes.h"
+#include "scenario/scenario.h"
+
+namespace havip::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr Role P = Role::primary, B = Role::backup, U = Role::unknown;
+
+RouterConfig gateway_router(std::string name, bool ipv6_gateway = false) {
+  auto r = router(name, "ns-" + name, "ha-" + name, "169.254.0.1/24");
+  r.gateway_interface = "qg-" + name;
+  r.ipv6_gateway = ipv6_gateway;
+  return r;
+}
+
+RouterConfig radvd_router(std::string name) {
+  auto r = router(name, "ns-" + name, "ha-" + name, "169.254.0.1/24");
+  RadvdInterface qr;
+  qr.name = "qr-" + name;
+  qr.prefixes.push_back({*IpPrefix::parse("fd00:1::/64"), PrefixMode::slaac});
+  r.radvd = RadvdConfig{{qr}, "", ""};
+  return r;
+}
+
+struct Rig {
+  Journal journal;
+  FakeLauncher launcher{journal};
+  FakeSysctls sysctls{journal};
+  FakeFiles files{journal};
+  TimePoint t0 = TimePoint(std::chrono::hours(1));
+  TimePoint now = t0;
+  Effects effects{EffectsContext{launcher, sysctls, files, [this] { return now; }}};
+  DaemonConfig daemon;
+
+  explicit Rig(std::vector<RouterConfig> routers) { configure(std::move(routers)); }
+  void configure(std::vector<RouterConfig> routers, Role current = U) {
+    effects.configure(daemon, routers, [&](const std::string&) { return current; }, now);
+  }
+  void role(const std::string& r, Role from, Role to) {
+    effects.transition(RoleChange{r, from, to, "test", "", ""}, now);
+    effects.tick(now);
+  }
+  void at(int ms) {
+    now = t0 + Millis(ms);
+    effects.tick(now);
+  }
+  Journal take() { return std::exchange(journal, {}); }
+};
+
+// --- sysctls: Neutron's matrix ------------------------------------------
+
+TEST(Sysctls, PrimaryWithoutIpv6GatewayAcceptsRasAndForwards) {
+  Rig rig({gateway_router("r1")});
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
+}
+
+TEST(Sysctls, PrimaryWithStaticIpv6GatewayIgnoresRas) {
+  Rig rig({gateway_router("r1", true)});
+  rig.role("r1", U, P);
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/accept_ra"), "0");
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/forwarding"), "1");
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/all/forwarding"), "1");
+}
+
+TEST(Sysctls, BackupStopsRasAndForwardingOnTheGatewayOnly) {
+  Rig rig({gateway_router("r1")});
+  rig.role("r1", U, B);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 0",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 0"));
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/all/forwarding"), "");  // untouched
+}
+
+TEST(Sysctls, BackupThatWasPrimaryLeavesAllForwardingOn) {
+  Rig rig({gateway_router("r1")});
+  rig.role("r1", U, P);
+  rig.take();
+  rig.role("r1", P, B);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 0",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 0"));
+  // Turning it off would make the kernel send MLD reports (Neutron #1667756).
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/all/forwarding"), "1");
+}
+
+TEST(Sysctls, GatewayAddedAfterTheTransitionGetsItsValues) {
+  Rig rig({gateway_router("r1")});
+  rig.role("r1", U, P);
+  rig.take();
+  // The interface was re-created: its fresh sysctls are the kernel's defaults.
+  rig.sysctls.set("ns-r1", "net/ipv6/conf/qg-r1/accept_ra", "1");
+  rig.sysctls.set("ns-r1", "net/ipv6/conf/qg-r1/forwarding", "0");
+  rig.take();
+  rig.effects.gateway_appeared("r1", rig.now);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
+}
+
+TEST(Sysctls, ExtraPerRoleSettingsFollowTheMatrix) {
+  auto r = gateway_router("r1");
+  r.sysctls = {{"net.ipv4.conf.all.arp_ignore", "1", "0"}, {"net/ipv4/conf/eth0.5/rp_filter", "", "2"}};
+  Rig rig({r});
+  rig.role("r1", U, P);
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv4/conf/all/arp_ignore"), "1");
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv4/conf/eth0.5/rp_filter"), "");
+  rig.role("r1", P, B);
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv4/conf/all/arp_ignore"), "0");
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv4/conf/eth0.5/rp_filter"), "2");
+}
+
+TEST(Sysctls, AFailureIsRetriedWithBackoffWithoutHoldingUpAnotherRouter) {
+  Rig rig({gateway_router("r1"), gateway_router("r2")});
+  rig.sysctls.fail("net/ipv6/conf/qg-r1/accept_ra", true);
+  rig.role("r1", U, P);
+  rig.role("r2", U, P);
+  EXPECT_EQ(rig.sysctls.get("ns-r2", "net/ipv6/conf/qg-r2/accept_ra"), "2");
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/forwarding"), "1");  // the rest is written
+  EXPECT_THAT(rig.effects.router("r1")->failing(), ElementsAre("sysctls"));
+  EXPECT_EQ(rig.effects.deadline(), rig.now + Millis(100));
+  rig.at(100);  // fails again: next try 200 ms later
+  EXPECT_EQ(rig.effects.deadline(), rig.t0 + Millis(300));
+  rig.sysctls.fail("net/ipv6/conf/qg-r1/accept_ra", false);
+  rig.at(300);
+  EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/accept_ra"), "2");
+  EXPECT_THAT(rig.effects.router("r1")->failing(), IsEmpty());
+  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+}
+
+// --- radvd -----------------------------------------------------------------
+
+TEST(Radvd, CheckedOnceThenStartedOnPrimary) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf",
+                                      "start r1 radvd --configtest"));
+  rig.launcher.exit("r1", "radvd --configtest");
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd --configtest (exit code 0)", "start r1 radvd"));
+  EXPECT_THAT(rig.launcher.spec("r1", "radvd").argv,
+              ElementsAre("/usr/sbin/radvd", "--nodaemon", "--config", "/run/havip/r1/radvd.conf",
+                          "--pidfile", "/run/havip/r1/radvd.pid", "--logmethod", "stderr"));
+  EXPECT_EQ(rig.launcher.spec("r1", "radvd").netns, "ns-r1");
+}
+
+TEST(Radvd, KilledAndItsFilesRemovedOnBackup) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.take();
+  rig.role("r1", P, B);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf"));
+  rig.launcher.exit("r1", "radvd", {0, SIGKILL});
+  EXPECT_TRUE(rig.effects.quiet());
+}
+
+TEST(Radvd, NeverRunsOnABackupEvenAcrossAFastFlap) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.role("r1", P, B);  // before the configtest finished
+  rig.launcher.exit("r1", "radvd --configtest", {0, SIGKILL});
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf",
+                                      "start r1 radvd --configtest",
+                                      "signal r1 radvd --configtest SIGKILL",
+                                      "remove /run/havip/r1/radvd.conf",
+                                      "exit r1 radvd --configtest (killed by SIGKILL)"));
+}
+
+TEST(Radvd, ANewRadvdWaitsUntilTheKilledOneIsGone) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.role("r1", P, B);
+  rig.role("r1", B, P);
+  rig.take();
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd"));  // the old one, still dying
+  rig.launcher.exit("r1", "radvd", {0, SIGKILL});
+  // Checked once: the restart does not run the configtest again.
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd (killed by SIGKILL)", "start r1 radvd"));
+}
+
+TEST(Radvd, RespawnedWithExponentialBackoffWhilePrimary) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.launcher.exit("r1", "radvd", {1, 0});
+  rig.take();
+  rig.at(99);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  rig.at(100);
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd"));
+  rig.launcher.exit("r1", "radvd", {1, 0});
+  rig.at(299);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  rig.at(300);
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd"));
+  // A run of 10 s counts as stable: the next crash restarts after 100 ms again.
+  rig.at(10300);
+  rig.launcher.exit("r1", "radvd", {1, 0});
+  rig.at(10399);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  rig.at(10400);
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd"));
+}
+
+TEST(Radvd, BackoffStopsWhenTheRouterBecomesBackup) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.launcher.exit("r1", "radvd", {1, 0});
+  rig.role("r1", P, B);
+  rig.at(60000);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  EXPECT_TRUE(rig.effects.quiet());
+}
+
+TEST(Radvd, ARejectedConfigIsAnErrorRetriedWithBackoff) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest", {1, 0});
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  rig.at(100);
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd --configtest"));
+}
+
+TEST(Radvd, AMissingBinaryIsAnErrorRetriedWithBackoff) {
+  Rig rig({radvd_router("r1")});
+  rig.launcher.fail_exec("/usr/sbin/radvd");
+  rig.role("r1", U, P);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd --configtest"));
+  EXPECT_EQ(rig.effects.deadline(), rig.now + Millis(100));
+}
+
+TEST(Radvd, AGivenConfigFileIsUsedAsItIsAndNeverRemoved) {
+  auto r = radvd_router("r1");
+  r.radvd->interfaces.clear();
+  r.radvd->config_file = "/etc/havip/r1-radvd.conf";
+  Rig rig({r});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  EXPECT_EQ(rig.launcher.spec("r1", "radvd").argv[3], "/etc/havip/r1-radvd.conf");
+  rig.role("r1", P, B);
+  EXPECT_FALSE(rig.files.exists("/etc/havip/r1-radvd.conf"));
+  for (const auto& line : rig.take()) EXPECT_EQ(line.find("write"), std::string::npos) << line;
+}
+
+// --- services ----------------------------------------------------------------
+
+TEST(Services, RunWhilePrimaryStoppedWithTermThenKill) {
+  auto r = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r.services = {{{"/usr/sbin/haproxy", "-f", "/etc/havip/r1.cfg"}, Millis(5000)}};
+  Rig rig({r});
+  rig.role("r1", U, B);
+  EXPECT_FALSE(rig.launcher.running("r1", "service haproxy"));
+  rig.role("r1", B, P);
+  EXPECT_TRUE(rig.launcher.running("r1", "service haproxy"));
+  rig.take();
+  rig.role("r1", P, B);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 service haproxy SIGTERM"));
+  rig.at(4999);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.at(5000);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 service haproxy SIGKILL"));
+}
+
+// --- hooks -------------------------------------------------------------------
+
+TEST(Hooks, RunOncePerTransitionStrictlyInOrder) {
+  auto r = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r.hooks = {{{"/usr/local/bin/first"}, Millis(10000)}, {{"/usr/local/bin/second"}, Millis(10000)}};
+  Rig rig({r});
+  rig.role("r1", U, B);
+  rig.role("r1", B, P);  // while the first hook of the first transition still runs
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 hook first (backup)"));
+  rig.launcher.exit("r1", "hook first (backup)");
+  rig.launcher.exit("r1", "hook second (backup)");
+  rig.launcher.exit("r1", "hook first (primary)");
+  rig.launcher.exit("r1", "hook second (primary)");
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 hook first (backup) (exit code 0)",
+                                      "start r1 hook second (backup)",
+                                      "exit r1 hook second (backup) (exit code 0)",
+                                      "start r1 hook first (primary)",
+                                      "exit r1 hook first (primary) (exit code 0)",
+                                      "start r1 hook second (primary)",
+                                      "exit r1 hook second (primary) (exit code 0)"));
+}
+
+TEST(Hooks, GetOnlyTheirOwnEnvironment) {
+  EXPECT_THAT(HookQueue::environment("r1", "qrouter-1", Role::backup, Role::primary),
+              ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          "HAVIP_ROUTER=r1", "HAVIP_ROLE=primary", "HAVIP_PREVIOUS_ROLE=backup",
+                          "HAVIP_NAMESPACE=qrouter-1"));
+}
+
+TEST(Hooks, AHookPastItsTimeoutIsKilledAndTheNextOneRuns) {
+  auto r = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r.hooks = {{{"/usr/local/bin/slow"}, Millis(3000)}, {{"/usr/local/bin/next"}, Millis(3000)}};
+  Rig rig({r});
+  rig.role("r1", U, P);
+  rig.take();
+  rig.at(2999);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.at(3000);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 hook slow (primary) SIGKILL"));
+  rig.launcher.exit("r1", "hook slow (primary)", {0, SIGKILL});
+  EXPECT_TRUE(rig.launcher.running("r1", "hook next (primary)"));
+}
+
+TEST(Hooks, ABrokenHookDoesNotBlockTheNext) {
+  auto r = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r.hooks = {{{"/nonexistent"}, Millis(3000)}, {{"/usr/local/bin/next"}, Millis(3000)}};
+  Rig rig({r});
+  rig.launcher.fail_exec("/nonexistent");
+  rig.role("r1", U, P);
+  EXPECT_TRUE(rig.launcher.running("r1", "hook next (primary)"));
+}
+
+// --- order, reload, shutdown --------------------------------------------------
+
+TEST(Order, SysctlsThenRadvdThenServicesThenHooks) {
+  auto r = radvd_router("r1");
+  r.gateway_interface = "qg-r1";
+  r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r});
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1",
+                                      "write /run/havip/r1/radvd.conf",
+                                      "start r1 radvd --configtest",
+                                      "start r1 service haproxy",
+                                      "start r1 hook notify (primary)"));
+}
+
+TEST(Reload, AChangedRouterStartsItsNewRadvdOnlyAfterTheOldOneIsGone) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.take();
+  auto changed = radvd_router("r1");
+  changed.radvd->interfaces[0].mtu = 1400;
+  rig.configure({changed}, P);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf"));
+  rig.launcher.exit("r1", "radvd", {0, SIGKILL});
+  rig.at(1);
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd (killed by SIGKILL)",
+                                      "write /run/havip/r1/radvd.conf",
+                                      "start r1 radvd --configtest"));
+  EXPECT_NE(rig.files.content("/run/havip/r1/radvd.conf").find("AdvLinkMTU 1400;"),
+            std::string::npos);
+}
+
+TEST(Reload, AnUnchangedRouterIsNotTouched) {
+  Rig rig({radvd_router("r1")});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.take();
+  rig.configure({radvd_router("r1")}, P);
+  EXPECT_THAT(rig.take(), IsEmpty());
+}
+
+TEST(Shutdown, StopsEveryChild) {
+  auto r = radvd_router("r1");
+  r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
+  Rig rig({r});
+  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest");
+  rig.take();
+  rig.effects.shutdown(rig.now);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf",
+                                      "signal r1 service haproxy SIGTERM"));
+  EXPECT_FALSE(rig.effects.quiet());
+  rig.launcher.exit("r1", "radvd", {0, SIGKILL});
+  rig.launcher.exit("r1", "service haproxy", {0, SIGTERM});
+  EXPECT_TRUE(rig.effects.quiet());
+}
+
+}  // namespace
+}  // namespace havip::testing

@@ -1,0 +1,80 @@
+#include "scenario/fakes.h"
+
+#include <string.h>
+
+#include <stdexcept>
+
+namespace havip::testing {
+
+tl::expected<ProcessId, std::string> FakeLauncher::start(const ProcessSpec& spec, OnExit on_exit) {
+  if (missing_.contains(spec.argv.at(0)))
+    return tl::unexpected(spec.argv[0] + ": No such file or directory");
+  journal_.push_back("start " + spec.router + " " + spec.what);
+  procs_.emplace(next_, Proc{spec, std::move(on_exit)});
+  return next_++;
+}
+
+void FakeLauncher::signal(ProcessId id, int sig) {
+  auto it = procs_.find(id);
+  if (it == procs_.end()) return;
+  journal_.push_back("signal " + it->second.spec.router + " " + it->second.spec.what + " SIG" +
+                     sigabbrev_np(sig));
+}
+
+std::map<ProcessId, FakeLauncher::Proc>::iterator FakeLauncher::find(const std::string& router,
+                                                                      const std::string& what) {
+  for (auto it = procs_.begin(); it != procs_.end(); ++it)
+    if (it->second.spec.router == router && it->second.spec.what == what) return it;
+  throw std::logic_error("not running: " + router + " " + what);
+}
+
+void FakeLauncher::exit(const std::string& router, const std::string& what, ExitStatus status) {
+  auto it = find(router, what);
+  auto proc = std::move(it->second);
+  procs_.erase(it);
+  journal_.push_back("exit " + router + " " + what + " (" + status.to_string() + ")");
+  proc.on_exit(status);
+}
+
+bool FakeLauncher::running(const std::string& router, const std::string& what) const {
+  for (const auto& [id, p] : procs_)
+    if (p.spec.router == router && p.spec.what == what) return true;
+  return false;
+}
+
+const ProcessSpec& FakeLauncher::spec(const std::string& router, const std::string& what) const {
+  for (const auto& [id, p] : procs_)
+    if (p.spec.router == router && p.spec.what == what) return p.spec;
+  throw std::logic_error("not running: " + router + " " + what);
+}
+
+tl::expected<bool, std::string> FakeSysctls::set(const std::string& netns, const std::string& path,
+                                                 const std::string& value) {
+  if (failing_.contains(path)) return tl::unexpected(path + ": Permission denied");
+  auto& v = values_[{netns, path}];
+  if (v == value) return false;
+  v = value;
+  journal_.push_back("sysctl " + netns + " " + path + " = " + value);
+  return true;
+}
+
+std::string FakeSysctls::get(const std::string& netns, const std::string& path) const {
+  auto it = values_.find({netns, path});
+  return it == values_.end() ? "" : it->second;
+}
+
+tl::expected<void, std::string> FakeFiles::write(const std::string& dir, const std::string& sub,
+                                                 const std::string& name,
+                                                 const std::string& content) {
+  std::string path = dir + "/" + sub + "/" + name;
+  files_[path] = content;
+  journal_.push_back("write " + path);
+  return {};
+}
+
+void FakeFiles::remove(const std::string& dir, const std::string& sub, const std::string& name) {
+  std::string path = dir + "/" + sub + "/" + name;
+  if (files_.erase(path)) journal_.push_back("remove " + path);
+}
+
+}  // namespace havip::testing
