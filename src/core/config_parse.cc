@@ -1,12 +1,15 @@
 // Parses havip.toml into a Config, collecting every problem with its line.
 //
 // Conventions for the errors (they are what a user sees from --check-config):
-//  - keys are dotted paths; a router is named by its 1-based position in the
-//    file ("router[2].vip"), never by its name, because the name itself may be
-//    the thing that is missing or wrong;
+//  - keys are dotted paths; an element of an array is named by its 1-based
+//    position in the file ("router[2].vip", "router[1].radvd.interface[2].
+//    prefixes[1].mode", "router[1].service[1].command[1]"), never by its name,
+//    because the name itself may be the thing that is missing or wrong;
 //  - messages say what was expected and what was found;
 //  - errors come out sorted by line, so they read top to bottom.
 #include "core/config_parse.h"
+
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <toml++/toml.h>
 
 namespace havip {
@@ -24,6 +28,9 @@ namespace {
 constexpr std::int64_t kMaxHoldDownMs = 3'600'000;  // one hour: anything longer is a typo
 constexpr std::int64_t kMinReceiveBuffer = 4096;
 constexpr std::int64_t kMaxReceiveBuffer = 1 << 30;
+constexpr std::int64_t kMaxStopTimeoutMs = 600'000;
+constexpr std::int64_t kMaxHookTimeoutMs = 3'600'000;
+constexpr std::size_t kMaxRdnss = 3;  // Neutron's limit
 
 // The keys a table accepts, and those DESIGN.md announces but this version
 // does not implement yet: for the latter, "not supported yet" is a better
@@ -35,17 +42,43 @@ struct Schema {
 
 constexpr std::string_view kTopKeys[] = {"daemon", "router"};
 constexpr std::string_view kTopPlanned[] = {"neutron"};
-constexpr std::string_view kDaemonKeys[] = {"state_dir", "hold_down_ms", "netns_dir",
-                                            "netlink_receive_buffer", "state_sync"};
+constexpr std::string_view kDaemonKeys[] = {
+    "state_dir",  "hold_down_ms", "netns_dir",   "netlink_receive_buffer",
+    "state_sync", "run_dir",      "radvd_binary"};
 constexpr std::string_view kDaemonPlanned[] = {"control_socket"};
-constexpr std::string_view kRouterKeys[] = {"name", "namespace", "interface", "vip",
-                                            "hold_down_ms"};
-constexpr std::string_view kRouterPlanned[] = {"gateway_interface", "ipv6_gateway", "radvd",
-                                               "service", "hook"};
+constexpr std::string_view kRouterKeys[] = {
+    "name",         "namespace", "interface", "vip",     "hold_down_ms", "gateway_interface",
+    "ipv6_gateway", "sysctl",    "radvd",     "service", "hook"};
+constexpr std::string_view kSysctlKeys[] = {"key", "primary", "backup"};
+constexpr std::string_view kRadvdKeys[] = {"config_file", "user", "interface"};
+constexpr std::string_view kRadvdInterfaceKeys[] = {
+    "name", "prefixes", "rdnss", "mtu", "min_interval", "max_interval", "routes"};
+constexpr std::string_view kRadvdPrefixKeys[] = {"prefix", "mode"};
+constexpr std::string_view kServiceKeys[] = {"command", "stop_timeout_ms"};
+constexpr std::string_view kHookKeys[] = {"command", "timeout_ms"};
 
 constexpr Schema kTopSchema{kTopKeys, kTopPlanned};
 constexpr Schema kDaemonSchema{kDaemonKeys, kDaemonPlanned};
-constexpr Schema kRouterSchema{kRouterKeys, kRouterPlanned};
+constexpr Schema kRouterSchema{kRouterKeys, {}};
+constexpr Schema kSysctlSchema{kSysctlKeys, {}};
+constexpr Schema kRadvdSchema{kRadvdKeys, {}};
+constexpr Schema kRadvdInterfaceSchema{kRadvdInterfaceKeys, {}};
+constexpr Schema kRadvdPrefixSchema{kRadvdPrefixKeys, {}};
+constexpr Schema kServiceSchema{kServiceKeys, {}};
+constexpr Schema kHookSchema{kHookKeys, {}};
+
+// A word of the file and the value it stands for.
+template <class E>
+struct Choice {
+  std::string_view name;
+  E value;
+};
+
+constexpr Choice<StateSync> kStateSyncs[] = {
+    {"deferred", StateSync::deferred}, {"inline", StateSync::inline_}, {"off", StateSync::off}};
+constexpr Choice<PrefixMode> kPrefixModes[] = {{"slaac", PrefixMode::slaac},
+                                               {"dhcpv6-stateless", PrefixMode::dhcpv6_stateless},
+                                               {"dhcpv6-stateful", PrefixMode::dhcpv6_stateful}};
 
 constexpr std::string_view kRouterNameRule =
     "a router name of 1 to 64 characters from A-Z a-z 0-9 _ . - (not \".\" or \"..\")";
@@ -57,6 +90,92 @@ constexpr std::string_view kInterfaceRule =
     "(not \".\" or \"..\")";
 constexpr std::string_view kVipRule =
     "an address with prefix length like \"169.254.0.1/24\" or \"fd00::1/64\"";
+constexpr std::string_view kAbsolutePathRule = "an absolute path";
+constexpr std::string_view kIpv6PrefixRule = "an IPv6 prefix like \"fd00:1::/64\"";
+constexpr std::string_view kIpv6AddressRule = "an IPv6 address like \"fd00:1::53\"";
+constexpr std::string_view kUserRule =
+    "a user name of 1 to 32 characters from A-Z a-z 0-9 _ . - (not starting with '-')";
+constexpr std::string_view kArgumentRule = "an argument without NUL bytes";
+constexpr std::string_view kProgramRule =
+    "the program as an absolute path (commands run without a shell or a PATH lookup)";
+constexpr std::string_view kSysctlValueRule = "a value without control characters (tabs are fine)";
+constexpr std::string_view kSysctlCharsRule =
+    "a sysctl name of A-Z a-z 0-9 _ - . / : like \"net.ipv4.conf.all.arp_ignore\"";
+constexpr std::string_view kSysctlDottedRule = "a dotted sysctl name without empty components";
+constexpr std::string_view kSysctlPathRule =
+    "a path below /proc/sys without a leading '/' or empty, '.' or '..' components";
+constexpr std::string_view kSysctlNetRule =
+    "a network sysctl, \"net.*\" or \"net/*\" (only those belong to a network namespace; "
+    "others would change the whole host)";
+
+bool valid_dot_name(std::string_view name) { return name != "." && name != ".."; }
+
+// Not std::isalnum/isspace: those follow the locale, and names must not.
+bool is_ascii_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// The kernel's isspace(), which dev_valid_name() uses: ASCII whitespace and
+// the Latin-1 no-break space.
+bool is_kernel_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
+}
+
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Paths and argv end at the first NUL once they reach a system call.
+bool valid_absolute_path(std::string_view s) { return s.starts_with('/') && !has_nul(s); }
+bool valid_argument(std::string_view s) { return !has_nul(s); }
+
+bool valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name.starts_with('-')) return false;
+  return std::ranges::all_of(
+      name, [](char c) { return is_ascii_alnum(c) || c == '_' || c == '.' || c == '-'; });
+}
+
+// Kept as written, so a NUL (where inet_pton stops reading) must not hide junk.
+bool valid_ipv6_address(const std::string& s) {
+  in6_addr addr;
+  return !has_nul(s) && inet_pton(AF_INET6, s.c_str(), &addr) == 1;
+}
+
+std::optional<IpPrefix> ipv6_prefix(std::string_view s) {
+  auto p = IpPrefix::parse(s);
+  if (p && p->family == AF_INET6) return p;
+  return std::nullopt;
+}
+
+// Written to /proc/sys as it is: a newline or a NUL would cut it short.
+bool valid_sysctl_value(std::string_view s) {
+  return std::ranges::none_of(
+      s, [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
+}
+
+bool all_components(std::string_view s, char separator, bool (*ok)(std::string_view)) {
+  for (std::size_t start = 0;;) {
+    std::size_t end = std::min(s.find(separator, start), s.size());
+    if (!ok(s.substr(start, end - start))) return false;
+    if (end == s.size()) return true;
+    start = end + 1;
+  }
+}
+
+// What `key` should have been, or empty when it is a sysctl havip may set.
+// A '/' makes it a path below /proc/sys (where dots belong to interface
+// names, "net/ipv4/conf/eth0.100/arp_ignore"); otherwise it is dotted.
+std::string_view sysctl_key_problem(std::string_view key) {
+  auto allowed = [](char c) {
+    return is_ascii_alnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':';
+  };
+  if (key.empty() || !std::ranges::all_of(key, allowed)) return kSysctlCharsRule;
+  bool is_path = key.find('/') != std::string_view::npos;
+  auto path_component = [](std::string_view c) { return !c.empty() && valid_dot_name(c); };
+  auto dotted_component = [](std::string_view c) { return !c.empty(); };
+  if (is_path && !all_components(key, '/', path_component)) return kSysctlPathRule;
+  if (!is_path && !all_components(key, '.', dotted_component)) return kSysctlDottedRule;
+  if (!key.starts_with(is_path ? "net/" : "net.")) return kSysctlNetRule;
+  return {};
+}
 
 std::string_view type_name(toml::node_type t) {
   switch (t) {
@@ -94,7 +213,49 @@ std::string quoted(std::string_view s) {
   return out + "\"";
 }
 
+std::string expected(std::string_view rule, std::string_view got) {
+  return "expected " + std::string(rule) + ", got " + quoted(got);
+}
+
+std::string expected_type(std::string_view what, const toml::node& got) {
+  return "expected " + std::string(what) + ", got " + std::string(type_name(got.type()));
+}
+
+// "\"a\", \"b\" or \"c\"": the words a Choice table accepts.
+template <class E, std::size_t N>
+std::string one_of(const Choice<E> (&choices)[N]) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i)
+    out += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + quoted(choices[i].name);
+  return out;
+}
+
+template <class E, std::size_t N>
+auto lookup(const Choice<E> (&choices)[N]) {
+  return [&choices](const std::string& s) -> std::optional<E> {
+    for (const auto& c : choices)
+      if (c.name == s) return c.value;
+    return std::nullopt;
+  };
+}
+
+// A conversion that keeps the string when `ok` accepts it.
+template <class Check>
+auto keep_if(Check ok) {
+  return [ok](const std::string& s) {
+    return ok(s) ? std::optional<std::string>(s) : std::nullopt;
+  };
+}
+
+// What a conversion (string -> optional<T>) gives when it succeeds.
+template <class Convert>
+using Converted = typename std::invoke_result_t<Convert, const std::string&>::value_type;
+
 int line_of(const toml::source_region& r) { return static_cast<int>(r.begin.line); }
+
+std::string indexed(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i + 1) + "]";
+}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -163,6 +324,29 @@ class Errors {
   std::vector<ConfigError> errors_;
 };
 
+// `node` as a T (a toml::value<…>, toml::array or toml::table), or nullptr
+// after reporting what it is instead.
+template <class T>
+auto as_type(Errors& errors, const toml::node& node, const std::string& path,
+             toml::node_type expected) -> decltype(node.as<T>()) {
+  if (auto* v = node.as<T>()) return v;
+  errors.add(node, path, expected_type(type_name(expected), node));
+  return nullptr;
+}
+
+// A string node converted by `convert`; reports the wrong type, or the value
+// `convert` refused with `rule` as what was expected.
+template <class Convert>
+std::optional<Converted<Convert>> convert_string(Errors& errors, const toml::node& node,
+                                                 const std::string& path, Convert convert,
+                                                 std::string_view rule) {
+  auto* s = as_type<std::string>(errors, node, path, toml::node_type::string);
+  if (!s) return std::nullopt;
+  if (auto v = convert(s->get())) return v;
+  errors.add(node, path, expected(rule, s->get()));
+  return std::nullopt;
+}
+
 // Reads the values of one TOML table, reporting problems under `path`.
 // Every getter returns nullopt both when the key is absent and when it was
 // wrong (already reported), so callers simply keep their default.
@@ -171,8 +355,20 @@ class TableReader {
   TableReader(Errors& errors, const toml::table& table, std::string path)
       : errors_(errors), table_(table), path_(std::move(path)) {}
 
-  std::string path(std::string_view key) const { return path_ + "." + std::string(key); }
+  // The top level has no path of its own: its keys are named as they are.
+  std::string path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  const std::string& path() const { return path_; }
   int line() const { return line_of(table_.source()); }
+  const toml::table& table() const { return table_; }
+  std::size_t error_count() const { return errors_.count(); }
+  bool has(std::string_view key) const { return table_.contains(key); }
+  // Present, and not an empty array.
+  bool given(std::string_view key) const {
+    const toml::node* n = table_.get(key);
+    return n && !(n->is_array() && n->as_array()->empty());
+  }
 
   void reject_unknown(const Schema& schema) {
     for (auto&& [key, value] : table_) {
@@ -184,14 +380,25 @@ class TableReader {
 
   // Reports a missing key at the table's header; true when present.
   bool require(std::string_view key) {
-    if (table_.contains(key)) return true;
-    errors_.add(line(), path(key), "required key is missing");
+    if (has(key)) return true;
+    fail("required key is missing", key);
     return false;
+  }
+
+  // Reports a problem with the table as a whole (or, with `key`, a key it
+  // lacks) at its header.
+  void fail(std::string message, std::string_view key = {}) {
+    errors_.add(line(), key.empty() ? path_ : path(key), std::move(message));
   }
 
   std::optional<std::string> string(std::string_view key) {
     auto* v = typed<std::string>(key, toml::node_type::string);
     return v ? std::optional<std::string>(v->get()) : std::nullopt;
+  }
+
+  std::optional<bool> boolean(std::string_view key) {
+    auto* v = typed<bool>(key, toml::node_type::boolean);
+    return v ? std::optional<bool>(v->get()) : std::nullopt;
   }
 
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
@@ -204,18 +411,90 @@ class TableReader {
     return std::nullopt;
   }
 
-  // A string that `ok` accepts; `rule` says what was expected otherwise.
-  template <class Check>
-  std::optional<std::string> checked(std::string_view key, Check ok, std::string_view rule) {
-    auto s = string(key);
-    if (!s || ok(*s)) return s;
-    bad(key, "expected " + std::string(rule) + ", got " + quoted(*s));
+  std::optional<Millis> millis(std::string_view key, std::int64_t lo, std::int64_t hi) {
+    auto v = integer(key, lo, hi);
+    return v ? std::optional<Millis>(*v) : std::nullopt;
+  }
+
+  // An integer is given as its decimal text.
+  std::optional<std::string> string_or_integer(std::string_view key) {
+    const toml::node* n = table_.get(key);
+    if (!n) return std::nullopt;
+    if (auto* i = n->as_integer()) return std::to_string(i->get());
+    if (auto* s = n->as_string()) return s->get();
+    bad(key, expected_type("a string or an integer", *n));
     return std::nullopt;
   }
 
+  // A string converted by `convert` (string -> optional<T>); `rule` says what
+  // was expected when it gives nullopt.
+  template <class Convert>
+  std::optional<Converted<Convert>> converted(std::string_view key, Convert convert,
+                                              std::string_view rule) {
+    const toml::node* n = table_.get(key);
+    if (!n) return std::nullopt;
+    return convert_string(errors_, *n, path(key), convert, rule);
+  }
+
+  // A string that `ok` accepts; `rule` says what was expected otherwise.
+  template <class Check>
+  std::optional<std::string> checked(std::string_view key, Check ok, std::string_view rule) {
+    return converted(key, keep_if(ok), rule);
+  }
+
   std::optional<std::string> absolute_path(std::string_view key) {
-    return checked(key, [](const std::string& s) { return s.starts_with('/'); },
-                   "an absolute path");
+    return checked(key, valid_absolute_path, kAbsolutePathRule);
+  }
+
+  // One of the words of `choices`.
+  template <class E, std::size_t N>
+  std::optional<E> choice(std::string_view key, const Choice<E> (&choices)[N]) {
+    return converted(key, lookup(choices), one_of(choices));
+  }
+
+  // An array of strings, each converted like converted(); nullopt when absent
+  // or when any element was wrong (each is reported as "key[N]").
+  template <class Convert>
+  std::optional<std::vector<Converted<Convert>>> list(std::string_view key, Convert convert,
+                                                      std::string_view rule) {
+    auto* array = typed<toml::array>(key, toml::node_type::array);
+    if (!array) return std::nullopt;
+    std::vector<Converted<Convert>> out;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (auto v = convert_string(errors_, *array->get(i), indexed(path(key), i), convert, rule))
+        out.push_back(std::move(*v));
+    }
+    if (out.size() != array->size()) return std::nullopt;
+    return out;
+  }
+
+  // The table at `key`, to read with its own reader.
+  std::optional<TableReader> sub(std::string_view key) {
+    auto* t = typed<toml::table>(key, toml::node_type::table);
+    if (!t) return std::nullopt;
+    return TableReader(errors_, *t, path(key));
+  }
+
+  // Each table of the array of tables at `key`, read by `parse`; `form`
+  // shows how one is written, for the error when `key` is not an array.
+  template <class Parse>
+  auto tables(std::string_view key, std::string_view form, Parse parse) {
+    std::vector<std::invoke_result_t<Parse, TableReader&>> out;
+    const toml::node* n = table_.get(key);
+    if (!n) return out;
+    const auto* array = n->as_array();
+    if (!array) {
+      bad(key, expected_type("an array of tables (" + std::string(form) + ")", *n));
+      return out;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      std::string item = indexed(path(key), i);
+      if (auto* t = as_type<toml::table>(errors_, *array->get(i), item, toml::node_type::table)) {
+        TableReader r(errors_, *t, item);
+        out.push_back(parse(r));
+      }
+    }
+    return out;
   }
 
   // Reports a problem with the value of a key that is present.
@@ -223,16 +502,17 @@ class TableReader {
     errors_.add(*table_.get(key), path(key), std::move(message));
   }
 
+  // Reports a problem with element `i` of the array at `key`.
+  void bad_item(std::string_view key, std::size_t i, std::string message) {
+    errors_.add(*table_.get(key)->as_array()->get(i), indexed(path(key), i), std::move(message));
+  }
+
  private:
   template <class T>
-  const toml::value<T>* typed(std::string_view key, toml::node_type expected) {
+  auto typed(std::string_view key, toml::node_type expected)
+      -> decltype(std::declval<const toml::node&>().as<T>()) {
     const toml::node* n = table_.get(key);
-    if (!n) return nullptr;
-    if (auto* v = n->as<T>()) return v;
-    errors_.add(*n, path(key),
-                "expected " + std::string(type_name(expected)) + ", got " +
-                    std::string(type_name(n->type())));
-    return nullptr;
+    return n ? as_type<T>(errors_, *n, path(key), expected) : nullptr;
   }
 
   Errors& errors_;
@@ -240,36 +520,165 @@ class TableReader {
   std::string path_;
 };
 
-std::optional<StateSync> state_sync_from(std::string_view s) {
-  if (s == "deferred") return StateSync::deferred;
-  if (s == "inline") return StateSync::inline_;
-  if (s == "off") return StateSync::off;
+DaemonConfig parse_daemon(TableReader& top) {
+  DaemonConfig d;
+  auto r = top.sub("daemon");
+  if (!r) return d;
+  r->reject_unknown(kDaemonSchema);
+  if (auto v = r->absolute_path("state_dir")) d.state_dir = *v;
+  if (auto v = r->millis("hold_down_ms", 0, kMaxHoldDownMs)) d.hold_down = *v;
+  if (auto v = r->absolute_path("netns_dir")) d.netns_dir = *v;
+  if (auto v = r->integer("netlink_receive_buffer", kMinReceiveBuffer, kMaxReceiveBuffer))
+    d.netlink_receive_buffer = static_cast<int>(*v);
+  if (auto v = r->choice("state_sync", kStateSyncs)) d.state_sync = *v;
+  if (auto v = r->absolute_path("run_dir")) d.run_dir = *v;
+  if (auto v = r->absolute_path("radvd_binary")) d.radvd_binary = *v;
+  return d;
+}
+
+std::string sysctl_key(TableReader& r) {
+  if (!r.require("key")) return {};
+  auto key = r.string("key");
+  if (!key) return {};
+  auto problem = sysctl_key_problem(*key);
+  if (problem.empty()) return *key;
+  r.bad("key", expected(problem, *key));
+  return {};
+}
+
+// A value for one role; an integer is taken as its decimal text.
+std::optional<std::string> sysctl_value(TableReader& r, std::string_view key) {
+  auto v = r.string_or_integer(key);
+  if (!v || valid_sysctl_value(*v)) return v;
+  r.bad(key, expected(kSysctlValueRule, *v));
   return std::nullopt;
 }
 
-DaemonConfig parse_daemon(Errors& errors, const toml::node* node) {
-  DaemonConfig d;
-  if (!node) return d;
-  const auto* table = node->as_table();
-  if (!table) {
-    errors.add(*node, "daemon", "expected a table, got " + std::string(type_name(node->type())));
-    return d;
-  }
-  TableReader r(errors, *table, "daemon");
-  r.reject_unknown(kDaemonSchema);
-  if (auto v = r.absolute_path("state_dir")) d.state_dir = *v;
-  if (auto v = r.integer("hold_down_ms", 0, kMaxHoldDownMs)) d.hold_down = Millis(*v);
-  if (auto v = r.absolute_path("netns_dir")) d.netns_dir = *v;
-  if (auto v = r.integer("netlink_receive_buffer", kMinReceiveBuffer, kMaxReceiveBuffer))
-    d.netlink_receive_buffer = static_cast<int>(*v);
-  if (auto v = r.string("state_sync")) {
-    if (auto s = state_sync_from(*v))
-      d.state_sync = *s;
-    else
-      r.bad("state_sync",
-            "expected \"deferred\", \"inline\" or \"off\", got " + quoted(*v));
-  }
-  return d;
+SysctlSetting parse_sysctl(TableReader& r) {
+  r.reject_unknown(kSysctlSchema);
+  SysctlSetting s;
+  s.key = sysctl_key(r);
+  s.primary = sysctl_value(r, "primary").value_or("");
+  s.backup = sysctl_value(r, "backup").value_or("");
+  if (!r.has("primary") && !r.has("backup"))
+    r.fail("a sysctl needs a value for primary, backup or both");
+  return s;
+}
+
+RadvdPrefix parse_radvd_prefix(TableReader& r) {
+  r.reject_unknown(kRadvdPrefixSchema);
+  RadvdPrefix p;
+  if (r.require("prefix"))
+    p.prefix = r.converted("prefix", ipv6_prefix, kIpv6PrefixRule).value_or(IpPrefix{});
+  if (auto v = r.choice("mode", kPrefixModes)) p.mode = *v;
+  return p;
+}
+
+// radvd refuses to start otherwise (RFC 4861 6.2.1).
+void check_intervals(TableReader& r, const RadvdInterface& i) {
+  if (4 * i.min_interval <= 3 * i.max_interval) return;
+  r.bad(r.has("min_interval") ? "min_interval" : "max_interval",
+        "min_interval (" + std::to_string(i.min_interval) +
+            " s) must be at most 0.75 * max_interval (" + std::to_string(i.max_interval) +
+            " s): radvd refuses a MinRtrAdvInterval above 0.75 * MaxRtrAdvInterval");
+}
+
+void parse_intervals(TableReader& r, RadvdInterface& i) {
+  std::size_t errors_before = r.error_count();
+  if (auto v = r.integer("min_interval", 3, 1350)) i.min_interval = static_cast<int>(*v);
+  if (auto v = r.integer("max_interval", 4, 1800)) i.max_interval = static_cast<int>(*v);
+  // A default standing in for a wrong value would only confuse.
+  if (r.error_count() == errors_before) check_intervals(r, i);
+}
+
+RadvdInterface parse_radvd_interface(TableReader& r) {
+  r.reject_unknown(kRadvdInterfaceSchema);
+  RadvdInterface i;
+  if (r.require("name"))
+    i.name = r.checked("name", valid_interface_name, kInterfaceRule).value_or("");
+  i.prefixes = r.tables("prefixes", R"([{ prefix = "fd00:1::/64", mode = "slaac" }])",
+                        parse_radvd_prefix);
+  if (auto v = r.list("rdnss", keep_if(valid_ipv6_address), kIpv6AddressRule)) i.rdnss = *v;
+  if (i.rdnss.size() > kMaxRdnss)
+    r.bad("rdnss", "radvd advertises at most " + std::to_string(kMaxRdnss) +
+                       " RDNSS servers (Neutron's limit), got " + std::to_string(i.rdnss.size()));
+  if (auto v = r.integer("mtu", 68, 65535)) i.mtu = static_cast<int>(*v);
+  parse_intervals(r, i);
+  if (auto v = r.list("routes", ipv6_prefix, kIpv6PrefixRule)) i.routes = *v;
+  return i;
+}
+
+std::optional<RadvdConfig> parse_radvd(TableReader& router) {
+  auto r = router.sub("radvd");
+  if (!r) return std::nullopt;
+  r->reject_unknown(kRadvdSchema);
+  RadvdConfig c;
+  c.config_file = r->absolute_path("config_file").value_or("");
+  c.user = r->checked("user", valid_user_name, kUserRule).value_or("");
+  c.interfaces = r->tables("interface", "[[router.radvd.interface]]", parse_radvd_interface);
+  if (r->given("config_file") && r->given("interface"))
+    r->bad("config_file",
+           "a config_file is used as it is: give either it or [[router.radvd.interface]] "
+           "blocks, not both");
+  if (!r->given("config_file") && !r->given("interface"))
+    r->fail("radvd needs an interface ([[router.radvd.interface]]) or a config_file");
+  return c;
+}
+
+// argv for execve(): no shell, no PATH lookup.
+std::vector<std::string> parse_command(TableReader& r) {
+  if (!r.require("command")) return {};
+  auto argv = r.list("command", keep_if(valid_argument), kArgumentRule);
+  if (!argv) return {};
+  if (argv->empty())
+    r.bad("command", "expected the program and its arguments, got an empty array");
+  else if (!(*argv)[0].starts_with('/'))
+    r.bad_item("command", 0, expected(kProgramRule, (*argv)[0]));
+  return *argv;
+}
+
+ServiceConfig parse_service(TableReader& r) {
+  r.reject_unknown(kServiceSchema);
+  ServiceConfig s;
+  s.command = parse_command(r);
+  if (auto v = r.millis("stop_timeout_ms", 0, kMaxStopTimeoutMs)) s.stop_timeout = *v;
+  return s;
+}
+
+HookConfig parse_hook(TableReader& r) {
+  r.reject_unknown(kHookSchema);
+  HookConfig h;
+  h.command = parse_command(r);
+  if (auto v = r.millis("timeout_ms", 1, kMaxHookTimeoutMs)) h.timeout = *v;
+  return h;
+}
+
+// What identifies the router and its signal VIP.
+void parse_signal(TableReader& r, RouterConfig& c, Millis default_hold_down) {
+  if (r.require("name"))
+    c.name = r.checked("name", valid_router_name, kRouterNameRule).value_or("");
+  // Empty means the host namespace, the same as leaving the key out.
+  auto netns_ok = [](std::string_view s) { return s.empty() || valid_netns_name(s); };
+  c.netns = r.checked("namespace", netns_ok, kNetnsRule).value_or("");
+  if (r.require("interface"))
+    c.interface = r.checked("interface", valid_interface_name, kInterfaceRule).value_or("");
+  if (r.require("vip"))
+    c.vip = r.converted("vip", IpPrefix::parse, kVipRule).value_or(IpPrefix{});
+  c.hold_down = r.millis("hold_down_ms", 0, kMaxHoldDownMs).value_or(default_hold_down);
+}
+
+// What the router does on a change of role.
+void parse_effects(TableReader& r, RouterConfig& c) {
+  c.gateway_interface =
+      r.checked("gateway_interface", valid_interface_name, kInterfaceRule).value_or("");
+  c.ipv6_gateway = r.boolean("ipv6_gateway").value_or(false);
+  if (c.ipv6_gateway && !r.has("gateway_interface"))
+    r.bad("ipv6_gateway",
+          "ipv6_gateway needs a gateway_interface (whose accept_ra it decides)");
+  c.sysctls = r.tables("sysctl", "[[router.sysctl]]", parse_sysctl);
+  c.radvd = parse_radvd(r);
+  c.services = r.tables("service", "[[router.service]]", parse_service);
+  c.hooks = r.tables("hook", "[[router.hook]]", parse_hook);
 }
 
 // A router as read, with what the cross-router checks need to know.
@@ -284,53 +693,20 @@ int line_of_key(const ParsedRouter& r, std::string_view key) {
   return line_of(r.table->get(key)->source());
 }
 
-ParsedRouter parse_router(Errors& errors, const toml::table& table, std::string path,
-                          Millis default_hold_down) {
-  std::size_t errors_before = errors.count();
-  ParsedRouter p{{}, path, &table};
-  TableReader r(errors, table, path);
+ParsedRouter parse_router(TableReader& r, Millis default_hold_down) {
+  std::size_t errors_before = r.error_count();
+  ParsedRouter p{{}, r.path(), &r.table()};
   r.reject_unknown(kRouterSchema);
-  RouterConfig& c = p.config;
-
-  if (r.require("name"))
-    c.name = r.checked("name", valid_router_name, kRouterNameRule).value_or("");
-  // Empty means the host namespace, the same as leaving the key out.
-  auto netns_ok = [](std::string_view s) { return s.empty() || valid_netns_name(s); };
-  c.netns = r.checked("namespace", netns_ok, kNetnsRule).value_or("");
-  if (r.require("interface"))
-    c.interface = r.checked("interface", valid_interface_name, kInterfaceRule).value_or("");
-  if (r.require("vip")) {
-    if (auto s = r.string("vip")) {
-      if (auto vip = IpPrefix::parse(*s))
-        c.vip = *vip;
-      else
-        r.bad("vip", "expected " + std::string(kVipRule) + ", got " + quoted(*s));
-    }
-  }
-  c.hold_down = default_hold_down;
-  if (auto v = r.integer("hold_down_ms", 0, kMaxHoldDownMs)) c.hold_down = Millis(*v);
-
-  p.complete = errors.count() == errors_before;
+  parse_signal(r, p.config, default_hold_down);
+  parse_effects(r, p.config);
+  p.complete = r.error_count() == errors_before;
   return p;
 }
 
-std::vector<ParsedRouter> parse_routers(Errors& errors, const toml::node* node,
-                                        Millis default_hold_down) {
-  std::vector<ParsedRouter> routers;
-  if (!node) return routers;
-  const auto* array = node->as_array();
-  // An empty array is not "of tables" to toml++, but it is zero routers.
-  if (!array || !(array->empty() || array->is_array_of_tables())) {
-    errors.add(*node, "router",
-               "expected an array of tables ([[router]]), got " +
-                   std::string(type_name(node->type())));
-    return routers;
-  }
-  for (std::size_t i = 0; i < array->size(); ++i) {
-    std::string path = "router[" + std::to_string(i + 1) + "]";
-    routers.push_back(parse_router(errors, *array->get(i)->as_table(), path, default_hold_down));
-  }
-  return routers;
+std::vector<ParsedRouter> parse_routers(TableReader& top, Millis default_hold_down) {
+  return top.tables("router", "[[router]]", [&](TableReader& r) {
+    return parse_router(r, default_hold_down);
+  });
 }
 
 // Names are the handle for state directories and havipctl, so they must be unique.
@@ -370,27 +746,6 @@ void check_unique_vips(Errors& errors, const std::vector<ParsedRouter>& routers)
   }
 }
 
-void reject_unknown_top_level(Errors& errors, const toml::table& root) {
-  for (auto&& [key, value] : root) {
-    if (std::ranges::find(kTopSchema.known, key.str()) != kTopSchema.known.end()) continue;
-    errors.add(line_of(key.source()), std::string(key.str()),
-               unknown_key_message(key.str(), value, kTopSchema));
-  }
-}
-
-bool valid_dot_name(std::string_view name) { return name != "." && name != ".."; }
-
-// Not std::isalnum/isspace: those follow the locale, and names must not.
-bool is_ascii_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-// The kernel's isspace(), which dev_valid_name() uses: ASCII whitespace and
-// the Latin-1 no-break space.
-bool is_kernel_space(unsigned char c) {
-  return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
-}
-
 }  // namespace
 
 std::string ConfigError::to_string() const {
@@ -409,12 +764,13 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
     errors.add(line_of(err.source()), "", std::string(err.description()));
     return tl::unexpected(std::move(errors).sorted());
   }
-  reject_unknown_top_level(errors, root);
+  TableReader top(errors, root, "");
+  top.reject_unknown(kTopSchema);
 
   Config config;
   config.path = file;
-  config.daemon = parse_daemon(errors, root.get("daemon"));
-  auto routers = parse_routers(errors, root.get("router"), config.daemon.hold_down);
+  config.daemon = parse_daemon(top);
+  auto routers = parse_routers(top, config.daemon.hold_down);
   check_unique_names(errors, routers);
   check_unique_vips(errors, routers);
   if (errors.count() > 0) return tl::unexpected(std::move(errors).sorted());

@@ -66,6 +66,19 @@ auto IsError(int line, const std::string& key, const std::string& message_part) 
 
 IpPrefix prefix(const char* text) { return IpPrefix::parse(text).value(); }
 
+// A router as a test expects it: what identifies it is given, every other
+// field keeps its default (a braced list would have to name them all).
+RouterConfig signal_router(const char* name, const char* netns, const char* ifname,
+                           const char* vip, Millis hold_down) {
+  RouterConfig r;
+  r.name = name;
+  r.netns = netns;
+  r.interface = ifname;
+  r.vip = prefix(vip);
+  r.hold_down = hold_down;
+  return r;
+}
+
 // ---- accepted configurations ----
 
 TEST(Config, EmptyFileGivesDefaultsAndNoRouters) {
@@ -77,6 +90,8 @@ TEST(Config, EmptyFileGivesDefaultsAndNoRouters) {
   EXPECT_EQ(c.daemon.netns_dir, "/run/netns");
   EXPECT_EQ(c.daemon.netlink_receive_buffer, 4 * 1024 * 1024);
   EXPECT_EQ(c.daemon.state_sync, StateSync::deferred);
+  EXPECT_EQ(c.daemon.run_dir, "/run/havip");
+  EXPECT_EQ(c.daemon.radvd_binary, "/usr/sbin/radvd");
   EXPECT_THAT(c.routers, IsEmpty());
 }
 
@@ -94,6 +109,12 @@ vip = "169.254.0.1/24"
   EXPECT_EQ(r.interface, "ha-edge1");
   EXPECT_EQ(r.vip, prefix("169.254.0.1/24"));
   EXPECT_EQ(r.hold_down, Millis(2000));
+  EXPECT_EQ(r.gateway_interface, "");
+  EXPECT_FALSE(r.ipv6_gateway);
+  EXPECT_THAT(r.sysctls, IsEmpty());
+  EXPECT_EQ(r.radvd, std::nullopt);
+  EXPECT_THAT(r.services, IsEmpty());
+  EXPECT_THAT(r.hooks, IsEmpty());
 }
 
 TEST(Config, FullConfigSetsEveryKey) {
@@ -124,10 +145,10 @@ hold_down_ms = 0
   EXPECT_EQ(c.daemon.netlink_receive_buffer, 8388608);
   EXPECT_EQ(c.daemon.state_sync, StateSync::inline_);
   ASSERT_EQ(c.routers.size(), 2u);
-  EXPECT_EQ(c.routers[0], (RouterConfig{"edge1", "qrouter-1", "ha-edge1",
-                                        prefix("169.254.0.1/24"), Millis(1500)}));
-  EXPECT_EQ(c.routers[1], (RouterConfig{"edge2", "qrouter-2", "ha-edge2",
-                                        prefix("169.254.0.2/24"), Millis(0)}));
+  EXPECT_EQ(c.routers[0],
+            signal_router("edge1", "qrouter-1", "ha-edge1", "169.254.0.1/24", Millis(1500)));
+  EXPECT_EQ(c.routers[1],
+            signal_router("edge2", "qrouter-2", "ha-edge2", "169.254.0.2/24", Millis(0)));
 }
 
 TEST(Config, StateSyncAcceptsEachMode) {
@@ -291,16 +312,13 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
               ElementsAre(IsError(1, "verbose", "unknown key 'verbose'")));
 }
 
-TEST(ConfigErrors, PlannedRouterKeyIsNotSupportedYet) {
+TEST(ConfigErrors, PlannedDaemonKeyIsNotSupportedYet) {
   EXPECT_THAT(errors_of(R"(
-[[router]]
-name = "edge1"
-interface = "ha-edge1"
-vip = "169.254.0.1/24"
-gateway_interface = "qg-edge1"
+[daemon]
+control_socket = "/run/havip/havipd.sock"
 )"),
-              ElementsAre(IsError(5, "router[1].gateway_interface",
-                                  "unknown key 'gateway_interface' (not supported in this version)")));
+              ElementsAre(IsError(2, "daemon.control_socket",
+                                  "unknown key 'control_socket' (not supported in this version)")));
 }
 
 TEST(ConfigErrors, WrongTypeSaysWhatWasExpectedAndWhatWasFound) {
@@ -531,6 +549,519 @@ hold_down_ms = "fast"
                           IsError(10, "router[2].name", "required key is missing"),
                           IsError(13, "router[2].hold_down_ms", "expected an integer"),
                           IsError(15, "neutron", "unknown table 'neutron'")));
+}
+
+// ---- what a router does on a change of role ----
+
+// The smallest router, on lines 1 to 4, then `rest` from line 5 on.
+std::string edge1(std::string_view rest) {
+  return "[[router]]\nname = \"edge1\"\ninterface = \"ha-edge1\"\nvip = \"169.254.0.1/24\"\n" +
+         std::string(toml_text(rest));
+}
+
+TEST(Config, FullConfigSetsEveryEffectKey) {
+  Config c = config_of(R"(
+[daemon]
+run_dir = "/run/havip-test"
+radvd_binary = "/opt/radvd/sbin/radvd"
+
+[[router]]
+name = "edge1"
+namespace = "qrouter-1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+gateway_interface = "qg-edge1"
+ipv6_gateway = true
+
+[[router.sysctl]]
+key = "net.ipv4.conf.all.arp_ignore"
+primary = "1"
+backup = "0"
+
+[[router.sysctl]]
+key = "net/ipv4/conf/eth0.100/arp_announce"
+primary = 2
+
+[router.radvd]
+user = "radvd"
+
+[[router.radvd.interface]]
+name = "qr-edge1"
+prefixes = [{ prefix = "fd00:1::/64", mode = "slaac" },
+            { prefix = "fd00:2::/64", mode = "dhcpv6-stateless" },
+            { prefix = "fd00:3::/64", mode = "dhcpv6-stateful" }]
+rdnss = ["fd00:1::53", "fd00:1::54", "fd00:1::55"]
+mtu = 1450
+min_interval = 10
+max_interval = 40
+routes = ["fe80::a9fe:a9fe/128", "fd00:9::/48"]
+
+[[router.radvd.interface]]
+name = "qr-edge1b"
+prefixes = [{ prefix = "fd00:4::/64" }]
+
+[[router.service]]
+command = ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/havip/edge1-metadata.cfg"]
+stop_timeout_ms = 0
+
+[[router.service]]
+command = ["/usr/sbin/conntrackd"]
+
+[[router.hook]]
+command = ["/usr/local/lib/havip/notify", "--router", "edge1", ""]
+timeout_ms = 1
+
+[[router.hook]]
+command = ["/usr/local/lib/havip/log"]
+)");
+  EXPECT_EQ(c.daemon.run_dir, "/run/havip-test");
+  EXPECT_EQ(c.daemon.radvd_binary, "/opt/radvd/sbin/radvd");
+
+  RouterConfig want = signal_router("edge1", "qrouter-1", "ha-edge1", "169.254.0.1/24",
+                                    Millis(2000));
+  want.gateway_interface = "qg-edge1";
+  want.ipv6_gateway = true;
+  want.sysctls = {{"net.ipv4.conf.all.arp_ignore", "1", "0"},
+                  {"net/ipv4/conf/eth0.100/arp_announce", "2", ""}};
+  RadvdInterface full;
+  full.name = "qr-edge1";
+  full.prefixes = {{prefix("fd00:1::/64"), PrefixMode::slaac},
+                   {prefix("fd00:2::/64"), PrefixMode::dhcpv6_stateless},
+                   {prefix("fd00:3::/64"), PrefixMode::dhcpv6_stateful}};
+  full.rdnss = {"fd00:1::53", "fd00:1::54", "fd00:1::55"};
+  full.mtu = 1450;
+  full.min_interval = 10;
+  full.max_interval = 40;
+  full.routes = {prefix("fe80::a9fe:a9fe/128"), prefix("fd00:9::/48")};
+  RadvdInterface defaults;
+  defaults.name = "qr-edge1b";
+  defaults.prefixes = {{prefix("fd00:4::/64"), PrefixMode::slaac}};
+  want.radvd = RadvdConfig{{full, defaults}, "", "radvd"};
+  want.services = {
+      {{"/usr/sbin/haproxy", "-Ws", "-f", "/etc/havip/edge1-metadata.cfg"}, Millis(0)},
+      {{"/usr/sbin/conntrackd"}, Millis(5000)}};
+  want.hooks = {{{"/usr/local/lib/havip/notify", "--router", "edge1", ""}, Millis(1)},
+                {{"/usr/local/lib/havip/log"}, Millis(10000)}};
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_EQ(c.routers[0], want);
+}
+
+TEST(Config, RadvdInterfaceDefaults) {
+  Config c = config_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+name = "qr-edge1"
+)"));
+  ASSERT_EQ(c.routers.size(), 1u);
+  ASSERT_TRUE(c.routers[0].radvd.has_value());
+  const RadvdConfig& radvd = *c.routers[0].radvd;
+  EXPECT_EQ(radvd.config_file, "");
+  EXPECT_EQ(radvd.user, "");
+  ASSERT_EQ(radvd.interfaces.size(), 1u);
+  const RadvdInterface& i = radvd.interfaces[0];
+  EXPECT_EQ(i.name, "qr-edge1");
+  EXPECT_THAT(i.prefixes, IsEmpty());
+  EXPECT_THAT(i.rdnss, IsEmpty());
+  EXPECT_EQ(i.mtu, std::nullopt);
+  EXPECT_EQ(i.min_interval, 30);
+  EXPECT_EQ(i.max_interval, 100);
+  EXPECT_THAT(i.routes, IsEmpty());
+}
+
+TEST(Config, RadvdConfigFileIsTakenInsteadOfInterfaces) {
+  Config c = config_of(edge1(R"(
+[router.radvd]  # line 5
+config_file = "/etc/havip/edge1-radvd.conf"
+)"));
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_EQ(c.routers[0].radvd, (RadvdConfig{{}, "/etc/havip/edge1-radvd.conf", ""}));
+}
+
+// A radvd interface block of five lines with the numbers under test.
+std::string radvd_numbers(const std::string& name, int mtu, int min_interval, int max_interval) {
+  return "[[router.radvd.interface]]\nname = \"" + name + "\"\nmtu = " + std::to_string(mtu) +
+         "\nmin_interval = " + std::to_string(min_interval) +
+         "\nmax_interval = " + std::to_string(max_interval) + "\n";
+}
+
+TEST(Config, RadvdNumberLimitsAreInclusive) {
+  // 3 <= 0.75 * 4: the smallest pair radvd accepts.
+  Config c = config_of(edge1("") + radvd_numbers("qr-a", 68, 3, 4) +
+                       radvd_numbers("qr-b", 65535, 1350, 1800));
+  ASSERT_EQ(c.routers.size(), 1u);
+  const auto& interfaces = c.routers[0].radvd.value().interfaces;
+  ASSERT_EQ(interfaces.size(), 2u);
+  EXPECT_EQ(interfaces[0].min_interval, 3);
+  EXPECT_EQ(interfaces[0].max_interval, 4);
+  EXPECT_EQ(interfaces[0].mtu, 68);
+  EXPECT_EQ(interfaces[1].min_interval, 1350);
+  EXPECT_EQ(interfaces[1].max_interval, 1800);
+  EXPECT_EQ(interfaces[1].mtu, 65535);
+}
+
+TEST(Config, SysctlKeysDottedOrAsPathsBelowProcSys) {
+  Config c = config_of(edge1(R"(
+[[router.sysctl]]  # line 5
+key = "net.ipv6.conf.qg-edge1.accept_ra"
+backup = "0"
+
+[[router.sysctl]]
+key = "net/ipv6/conf/qg-edge1:x/forwarding"
+primary = -1
+
+[[router.sysctl]]
+key = "net.ipv4.tcp_rmem"
+primary = "4096\t87380\t6291456"
+)"));
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_THAT(c.routers[0].sysctls,
+              ElementsAre(SysctlSetting{"net.ipv6.conf.qg-edge1.accept_ra", "", "0"},
+                          SysctlSetting{"net/ipv6/conf/qg-edge1:x/forwarding", "-1", ""},
+                          SysctlSetting{"net.ipv4.tcp_rmem", "4096\t87380\t6291456", ""}));
+}
+
+TEST(Config, EmptyEffectArraysAreNone) {
+  Config c = config_of(edge1(R"(
+sysctl = []  # line 5
+service = []
+hook = []
+)"));
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_EQ(c.routers[0],
+            signal_router("edge1", "", "ha-edge1", "169.254.0.1/24", Millis(2000)));
+}
+
+TEST(ConfigErrors, EffectKeysOfTheWrongKindOrSpelling) {
+  EXPECT_THAT(errors_of(R"(
+[daemon]
+run_dir = "run/havip"
+radvd_binary = "radvd"
+
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+gateway_interface = "qg:edge1"
+ipv6_gateway = "no"
+services = []
+radvd = []
+hook = { command = ["/bin/true"] }
+)"),
+              ElementsAre(IsError(2, "daemon.run_dir",
+                                  R"(expected an absolute path, got "run/havip")"),
+                          IsError(3, "daemon.radvd_binary",
+                                  R"(expected an absolute path, got "radvd")"),
+                          IsError(9, "router[1].gateway_interface",
+                                  R"(expected an interface name of 1 to 15 characters)"),
+                          IsError(10, "router[1].ipv6_gateway",
+                                  "expected a boolean, got a string"),
+                          IsError(11, "router[1].services",
+                                  "unknown key 'services' (did you mean 'service'?)"),
+                          IsError(12, "router[1].radvd", "expected a table, got an array"),
+                          IsError(13, "router[1].hook",
+                                  "expected an array of tables ([[router.hook]]), got a table")));
+}
+
+TEST(ConfigErrors, Ipv6GatewayNeedsAGatewayInterface) {
+  EXPECT_THAT(errors_of(edge1(R"(
+ipv6_gateway = true  # line 5
+)")),
+              ElementsAre(IsError(5, "router[1].ipv6_gateway",
+                                  "ipv6_gateway needs a gateway_interface")));
+}
+
+TEST(ConfigErrors, PathsAndArgumentsMustNotHoldNulBytes) {
+  EXPECT_THAT(errors_of(R"(
+[daemon]
+run_dir = "/run/hav\u0000ip"
+
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+
+[[router.service]]
+command = ["/usr/sbin/haproxy", "-f", "/etc/x\u0000.cfg"]
+)"),
+              ElementsAre(IsError(2, "daemon.run_dir",
+                                  R"(expected an absolute path, got "/run/hav\x00ip")"),
+                          IsError(10, "router[1].service[1].command[3]",
+                                  R"(expected an argument without NUL bytes, )"
+                                  R"(got "/etc/x\x00.cfg")")));
+}
+
+// ---- [[router.sysctl]] ----
+
+TEST(ConfigErrors, SysctlKeyAndValues) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.sysctl]]  # line 5
+primary = true
+backup = "0\n"
+value = "1"
+)")),
+              ElementsAre(IsError(5, "router[1].sysctl[1].key", "required key is missing"),
+                          IsError(6, "router[1].sysctl[1].primary",
+                                  "expected a string or an integer, got a boolean"),
+                          IsError(7, "router[1].sysctl[1].backup",
+                                  R"(expected a value without control characters )"
+                                  R"((tabs are fine), got "0\x0a")"),
+                          IsError(8, "router[1].sysctl[1].value", "unknown key 'value'")));
+}
+
+TEST(ConfigErrors, SysctlNeedsAValueForOneRoleAtLeast) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.sysctl]]  # line 5
+key = "net.ipv4.ip_forward"
+)")),
+              ElementsAre(IsError(5, "router[1].sysctl[1]",
+                                  "a sysctl needs a value for primary, backup or both")));
+}
+
+TEST(ConfigErrors, SysctlKeysMustBeNetworkSysctlsWrittenCleanly) {
+  const std::string net =
+      R"(expected a network sysctl, "net.*" or "net/*" (only those belong to a network )"
+      "namespace; others would change the whole host), got ";
+  const std::string path =
+      "expected a path below /proc/sys without a leading '/' or empty, '.' or '..' components, "
+      "got ";
+  const std::string dotted = "expected a dotted sysctl name without empty components, got ";
+  const std::string chars =
+      R"(expected a sysctl name of A-Z a-z 0-9 _ - . / : like "net.ipv4.conf.all.arp_ignore", )"
+      "got ";
+  struct Case {
+    std::string written;  // TOML string content
+    std::string message;
+  };
+  const Case cases[] = {
+      {"kernel.panic", net + R"("kernel.panic")"},
+      {"vm/swappiness", net + R"("vm/swappiness")"},
+      {"/proc/sys/net/ipv4/ip_forward", path + R"("/proc/sys/net/ipv4/ip_forward")"},
+      {"net/ipv4//ip_forward", path + R"("net/ipv4//ip_forward")"},
+      {"net/ipv4/conf/../all", path + R"("net/ipv4/conf/../all")"},
+      {"net/ipv4/./ip_forward", path + R"("net/ipv4/./ip_forward")"},
+      {"net..ipv4.ip_forward", dotted + R"("net..ipv4.ip_forward")"},
+      {"net.ipv4.ip_forward.", dotted + R"("net.ipv4.ip_forward.")"},
+      {"net.ipv4.conf.eth 0.rp_filter", chars + R"("net.ipv4.conf.eth 0.rp_filter")"},
+      {"", chars + R"("")"},
+      {R"(net.ipv4.ip_forward\n)", chars + R"("net.ipv4.ip_forward\x0a")"},
+  };
+  for (const auto& [written, message] : cases) {
+    SCOPED_TRACE(written);
+    EXPECT_THAT(errors_of(edge1("[[router.sysctl]]\nkey = \"" + written + "\"\nprimary = \"1\"\n")),
+                ElementsAre(IsError(6, "router[1].sysctl[1].key", message)));
+  }
+}
+
+// ---- [router.radvd] ----
+
+TEST(ConfigErrors, RadvdNeedsAnInterfaceOrAConfigFile) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[router.radvd]  # line 5
+user = "radvd"
+interface = []
+)")),
+              ElementsAre(IsError(5, "router[1].radvd",
+                                  "radvd needs an interface ([[router.radvd.interface]]) or a "
+                                  "config_file")));
+}
+
+TEST(ConfigErrors, RadvdConfigFileExcludesInterfaces) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[router.radvd]  # line 5
+config_file = "/etc/havip/edge1-radvd.conf"
+
+[[router.radvd.interface]]
+name = "qr-edge1"
+)")),
+              ElementsAre(IsError(6, "router[1].radvd.config_file",
+                                  "a config_file is used as it is: give either it or "
+                                  "[[router.radvd.interface]] blocks, not both")));
+}
+
+TEST(ConfigErrors, RadvdTableKeys) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[router.radvd]  # line 5
+config_file = "radvd.conf"
+user = "-radvd"
+interfaces = []
+)")),
+              ElementsAre(IsError(6, "router[1].radvd.config_file",
+                                  R"(expected an absolute path, got "radvd.conf")"),
+                          IsError(7, "router[1].radvd.user",
+                                  R"(expected a user name of 1 to 32 characters from )"
+                                  R"(A-Z a-z 0-9 _ . - (not starting with '-'), got "-radvd")"),
+                          IsError(8, "router[1].radvd.interfaces",
+                                  "unknown key 'interfaces' (did you mean 'interface'?)")));
+}
+
+TEST(ConfigErrors, RadvdInterfaceNames) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+mtu = 1500
+
+[[router.radvd.interface]]
+name = "qr/edge1"
+)")),
+              ElementsAre(IsError(5, "router[1].radvd.interface[1].name",
+                                  "required key is missing"),
+                          IsError(9, "router[1].radvd.interface[2].name",
+                                  R"(expected an interface name of 1 to 15 characters without )"
+                                  R"('/', ':' or whitespace (not "." or ".."), got "qr/edge1")")));
+}
+
+TEST(ConfigErrors, RadvdPrefixes) {
+  EXPECT_THAT(
+      errors_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+name = "qr-a"
+prefixes = [{ prefix = "10.0.0.0/24" }, { prefix = "fd00:1::" }, { mode = "slaac" },
+            { prefix = "fd00:2::/64", mode = "stateless", autonomous = true }, "fd00:3::/64"]
+
+[[router.radvd.interface]]
+name = "qr-b"
+prefixes = { prefix = "fd00:4::/64" }
+)")),
+      ElementsAre(
+          IsError(7, "router[1].radvd.interface[1].prefixes[1].prefix",
+                  R"(expected an IPv6 prefix like "fd00:1::/64", got "10.0.0.0/24")"),
+          IsError(7, "router[1].radvd.interface[1].prefixes[2].prefix", R"(got "fd00:1::")"),
+          IsError(7, "router[1].radvd.interface[1].prefixes[3].prefix", "required key is missing"),
+          IsError(8, "router[1].radvd.interface[1].prefixes[4].autonomous",
+                  "unknown key 'autonomous'"),
+          IsError(8, "router[1].radvd.interface[1].prefixes[4].mode",
+                  R"(expected "slaac", "dhcpv6-stateless" or "dhcpv6-stateful", got "stateless")"),
+          IsError(8, "router[1].radvd.interface[1].prefixes[5]", "expected a table, got a string"),
+          IsError(12, "router[1].radvd.interface[2].prefixes",
+                  R"(expected an array of tables ([{ prefix = "fd00:1::/64", mode = "slaac" }]), )"
+                  R"(got a table)")));
+}
+
+TEST(ConfigErrors, RadvdRdnssAndRoutes) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+name = "qr-a"
+rdnss = ["fd00::53", "10.0.0.53", 53]
+routes = ["fe80::a9fe:a9fe", "169.254.169.254/32"]
+
+[[router.radvd.interface]]
+name = "qr-b"
+rdnss = ["fd00::1", "fd00::2", "fd00::3", "fd00::4"]
+routes = "fd00::/8"
+)")),
+              ElementsAre(IsError(7, "router[1].radvd.interface[1].rdnss[2]",
+                                  R"(expected an IPv6 address like "fd00:1::53", got "10.0.0.53")"),
+                          IsError(7, "router[1].radvd.interface[1].rdnss[3]",
+                                  "expected a string, got an integer"),
+                          IsError(8, "router[1].radvd.interface[1].routes[1]",
+                                  R"(expected an IPv6 prefix like "fd00:1::/64", )"
+                                  R"(got "fe80::a9fe:a9fe")"),
+                          IsError(8, "router[1].radvd.interface[1].routes[2]",
+                                  R"(got "169.254.169.254/32")"),
+                          IsError(12, "router[1].radvd.interface[2].rdnss",
+                                  "radvd advertises at most 3 RDNSS servers (Neutron's "
+                                  "limit), got 4"),
+                          IsError(13, "router[1].radvd.interface[2].routes",
+                                  "expected an array, got a string")));
+}
+
+TEST(ConfigErrors, RadvdNumbersOutOfRange) {
+  // Interface 1 on lines 5 to 9, interface 2 on lines 10 to 14.
+  EXPECT_THAT(errors_of(edge1("") + radvd_numbers("qr-a", 67, 2, 1801) +
+                        radvd_numbers("qr-b", 65536, 1351, 3)),
+              ElementsAre(IsError(7, "router[1].radvd.interface[1].mtu",
+                                  "expected an integer from 68 to 65535, got 67"),
+                          IsError(8, "router[1].radvd.interface[1].min_interval",
+                                  "expected an integer from 3 to 1350, got 2"),
+                          IsError(9, "router[1].radvd.interface[1].max_interval",
+                                  "expected an integer from 4 to 1800, got 1801"),
+                          IsError(12, "router[1].radvd.interface[2].mtu",
+                                  "expected an integer from 68 to 65535, got 65536"),
+                          IsError(13, "router[1].radvd.interface[2].min_interval",
+                                  "expected an integer from 3 to 1350, got 1351"),
+                          IsError(14, "router[1].radvd.interface[2].max_interval",
+                                  "expected an integer from 4 to 1800, got 3")));
+}
+
+TEST(ConfigErrors, RadvdMinIntervalAtMostThreeQuartersOfMax) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+name = "qr-a"
+min_interval = 76
+max_interval = 100
+
+[[router.radvd.interface]]
+name = "qr-b"
+max_interval = 39
+)")),
+              ElementsAre(IsError(7, "router[1].radvd.interface[1].min_interval",
+                                  "min_interval (76 s) must be at most 0.75 * max_interval "
+                                  "(100 s): radvd refuses a MinRtrAdvInterval above 0.75 * "
+                                  "MaxRtrAdvInterval"),
+                          IsError(12, "router[1].radvd.interface[2].max_interval",
+                                  "min_interval (30 s) must be at most 0.75 * "
+                                  "max_interval (39 s)")));
+}
+
+// ---- [[router.service]] and [[router.hook]] ----
+
+TEST(ConfigErrors, CommandsAreAbsoluteArgvArrays) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.service]]  # line 5
+stop_timeout_ms = 1000
+
+[[router.service]]
+command = []
+
+[[router.service]]
+command = ["haproxy", "-f", "/etc/havip/x.cfg"]
+
+[[router.hook]]
+command = "/usr/local/lib/havip/notify --router edge1"
+
+[[router.hook]]
+command = ["/usr/local/lib/havip/notify", 1]
+)")),
+              ElementsAre(IsError(5, "router[1].service[1].command", "required key is missing"),
+                          IsError(9, "router[1].service[2].command",
+                                  "expected the program and its arguments, got an empty array"),
+                          IsError(12, "router[1].service[3].command[1]",
+                                  R"(expected the program as an absolute path (commands run )"
+                                  R"(without a shell or a PATH lookup), got "haproxy")"),
+                          IsError(15, "router[1].hook[1].command",
+                                  "expected an array, got a string"),
+                          IsError(18, "router[1].hook[2].command[2]",
+                                  "expected a string, got an integer")));
+}
+
+TEST(ConfigErrors, ServiceAndHookTimeouts) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.service]]  # line 5
+command = ["/usr/sbin/haproxy"]
+stop_timeout_ms = 600001
+timeout_ms = 5
+
+[[router.hook]]
+command = ["/usr/local/lib/havip/notify"]
+timeout_ms = 0
+
+[[router.hook]]
+command = ["/usr/local/lib/havip/notify"]
+timeout_ms = 3600001
+timeout = 5
+)")),
+              ElementsAre(IsError(7, "router[1].service[1].stop_timeout_ms",
+                                  "expected an integer from 0 to 600000, got 600001"),
+                          IsError(8, "router[1].service[1].timeout_ms", "unknown key 'timeout_ms'"),
+                          IsError(12, "router[1].hook[1].timeout_ms",
+                                  "expected an integer from 1 to 3600000, got 0"),
+                          IsError(16, "router[1].hook[2].timeout_ms",
+                                  "expected an integer from 1 to 3600000, got 3600001"),
+                          IsError(17, "router[1].hook[2].timeout",
+                                  "unknown key 'timeout' (did you mean 'timeout_ms'?)")));
+}
+
+TEST(ConfigErrors, RouterArrayElementsMustBeTables) {
+  EXPECT_THAT(errors_of("router = [1]"),
+              ElementsAre(IsError(1, "router[1]", "expected a table, got an integer")));
 }
 
 // ---- the error text and the file ----
