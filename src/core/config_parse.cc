@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <type_traits>
 #include <toml++/toml.h>
@@ -608,6 +609,23 @@ RadvdInterface parse_radvd_interface(TableReader& r) {
   return i;
 }
 
+// radvd.conf is a grammar: a name that is a keyword or holds its punctuation
+// would not parse, and a name given twice is "duplicate interface definition".
+void check_radvd_interface_names(TableReader& r, const std::vector<RadvdInterface>& interfaces) {
+  static constexpr std::string_view kKeywords[] = {"interface", "prefix", "route", "RDNSS",
+                                                   "DNSSL", "clients", "on", "off"};
+  std::set<std::string> seen;
+  for (std::size_t n = 0; n < interfaces.size(); ++n) {
+    const auto& name = interfaces[n].name;
+    if (name.empty()) continue;
+    bool keyword = std::find(std::begin(kKeywords), std::end(kKeywords), name) != std::end(kKeywords);
+    if (keyword || name.find_first_of("{};#\"") != std::string::npos)
+      r.bad_item("interface", n, "radvd.conf cannot name an interface " + quoted(name));
+    else if (!seen.insert(name).second)
+      r.bad_item("interface", n, "interface " + quoted(name) + " is given twice");
+  }
+}
+
 std::optional<RadvdConfig> parse_radvd(TableReader& router) {
   auto r = router.sub("radvd");
   if (!r) return std::nullopt;
@@ -616,6 +634,7 @@ std::optional<RadvdConfig> parse_radvd(TableReader& router) {
   c.config_file = r->absolute_path("config_file").value_or("");
   c.user = r->checked("user", valid_user_name, kUserRule).value_or("");
   c.interfaces = r->tables("interface", "[[router.radvd.interface]]", parse_radvd_interface);
+  check_radvd_interface_names(*r, c.interfaces);
   if (r->given("config_file") && r->given("interface"))
     r->bad("config_file",
            "a config_file is used as it is: give either it or [[router.radvd.interface]] "

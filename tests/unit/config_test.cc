@@ -908,6 +908,28 @@ name = "qr/edge1"
                                   R"('/', ':' or whitespace (not "." or ".."), got "qr/edge1")")));
 }
 
+TEST(ConfigErrors, RadvdInterfaceNamesRadvdCannotParseOrGivenTwice) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[[router.radvd.interface]]  # line 5
+name = "qr-a"
+
+[[router.radvd.interface]]
+name = "prefix"
+
+[[router.radvd.interface]]
+name = "qr{x"
+
+[[router.radvd.interface]]
+name = "qr-a"
+)")),
+              ElementsAre(IsError(8, "router[1].radvd.interface[2]",
+                                  R"(radvd.conf cannot name an interface "prefix")"),
+                          IsError(11, "router[1].radvd.interface[3]",
+                                  R"(radvd.conf cannot name an interface "qr{x")"),
+                          IsError(14, "router[1].radvd.interface[4]",
+                                  R"(interface "qr-a" is given twice)")));
+}
+
 TEST(ConfigErrors, RadvdPrefixes) {
   EXPECT_THAT(
       errors_of(edge1(R"(
