@@ -41,6 +41,11 @@ struct Child {
   pid_t pid = -1;
   // SIGTERM, then SIGKILL after `grace_ms`; returns how long it took to exit (ms).
   double stop(int grace_ms = 5000);
+  Child() = default;
+  Child(Child&& o) noexcept : pid(o.pid) { o.pid = -1; }
+  Child& operator=(Child&& o) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
   ~Child();
 };
 
@@ -56,10 +61,17 @@ class NotifySocket {
   const std::string& path() const { return path_; }
   // Waits for a datagram containing READY=1; returns its arrival time (ns) or nullopt.
   std::optional<std::int64_t> wait_ready(int timeout_ms);
+  // Reads what is queued without blocking (a daemon's sd_notify blocks once
+  // the queue is full, so whoever holds the socket must keep reading it, as
+  // systemd does). Returns the number of datagrams read.
+  int drain();
+  int fd() const { return fd_.get(); }
+  long received() const { return received_; }
 
  private:
   std::string path_;
   UniqueFd fd_;
+  long received_ = 0;
 };
 
 // What /proc says about one process (or a process tree, summed).
@@ -81,6 +93,8 @@ class StateWatch {
  public:
   StateWatch();
   bool add(const std::string& dir, int key);  // key is handed back on events
+  // Also keeps `n` drained while waiting.
+  void drain_also(NotifySocket* n) { notify_ = n; }
   // Waits up to timeout_ms for events; calls on_event(key, t_ns) for each.
   // Returns the number of events seen (0 on timeout).
   int wait(int timeout_ms, const std::function<void(int key, std::int64_t t)>& on_event);
@@ -88,6 +102,19 @@ class StateWatch {
  private:
   UniqueFd fd_;
   std::map<int, int> keys_;  // watch descriptor -> key
+  NotifySocket* notify_ = nullptr;
+};
+
+// Counts entries created or removed in a directory (e.g. /run/netns) while
+// it lives: wake-ups a namespace watcher cannot avoid.
+class DirChurn {
+ public:
+  explicit DirChurn(const std::string& dir);
+  long count();  // events so far
+
+ private:
+  UniqueFd fd_;
+  long seen_ = 0;
 };
 
 std::optional<std::string> read_file(const std::string& path);

@@ -1,0 +1,643 @@
+// havip-bench: the measurement driver behind bench/run (see docs/BENCHMARKS.md).
+//
+//   havip-bench links-up   --prefix P --count N
+//   havip-bench latency    --netns NS --interface IF --vip CIDR --state-file PATH
+//                          --transitions N --label L [--ready notify|probe]
+//                          [--gap-us G] [--jitter-us J] [--wait-idle 0|1] [--timeout-ms T]
+//                          [--pid-file F] [--workdir DIR] [--raw CSV] -- COMMAND...
+//   havip-bench footprint  --label L --pids "PID..." [--idle-s S] [--routers N]
+//   havip-bench ip-monitor --netns NS --interface IF --vip CIDR --transitions N
+//   havip-bench scale      --prefix P --count N --vip CIDR --state-dir DIR --label L
+//                          [--rounds R] [--idle-s S] [--restart 0|1] [--workdir DIR] -- COMMAND...
+//
+// Namespaces are P1..PN, each with interface ha-rI (peer hp-rI); router I is
+// named rI. Figures are printed as "ROW<TAB>section<TAB>metric<TAB>value<TAB>
+// goal<TAB>verdict" lines on stdout; progress goes to stderr.
+//
+// Timing reference: the "event" is the moment just before the driver's
+// sendto() of RTM_NEWADDR/RTM_DELADDR. The kernel emits the notification
+// inside that system call, so every latency here is an upper bound by at most
+// the length of the call (reported as "sendto() + ack itself").
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bench/netlink.h"
+#include "bench/util.h"
+
+namespace bench {
+namespace {
+
+// ------------------------------------------------------------------ arguments
+
+struct Args {
+  std::map<std::string, std::string> opts;
+  std::vector<std::string> command;  // after "--"
+
+  std::string get(const std::string& key, const std::string& fallback = "") const {
+    auto it = opts.find(key);
+    if (it != opts.end()) return it->second;
+    if (fallback.empty()) throw std::runtime_error("missing --" + key);
+    return fallback;
+  }
+  long num(const std::string& key, long fallback) const {
+    auto it = opts.find(key);
+    return it == opts.end() ? fallback : std::stol(it->second);
+  }
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--") {
+      a.command.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (s.rfind("--", 0) != 0 || i + 1 >= argc) throw std::runtime_error("bad argument: " + s);
+    a.opts[s.substr(2)] = argv[++i];
+  }
+  return a;
+}
+
+void progress(const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); }
+
+double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+double us(std::int64_t ns) { return static_cast<double>(ns) / 1e3; }
+std::string mib(long kb) { return fmt::format("{:.1f} MiB", static_cast<double>(kb) / 1024); }
+
+std::string dirname_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string content(const std::string& path) { return read_file(path).value_or("<missing>"); }
+
+// ------------------------------------------------------------------ links-up
+
+int cmd_links_up(const Args& a) {
+  auto prefix = a.get("prefix");
+  long n = a.num("count", 1);
+  auto home = open_home_netns();
+  int failures = 0;
+  for (long i = 1; i <= n; ++i) {
+    auto ns = open_netns(prefix + std::to_string(i));
+    RtSocket s(ns.get(), home.get());
+    for (const auto& name : {std::string("lo"), fmt::format("ha-r{}", i), fmt::format("hp-r{}", i)})
+      if (int e = s.set_up(name); e != 0) {
+        if (++failures < 5) progress(fmt::format("{}{}: {} up: {}", prefix, i, name, std::strerror(e)));
+      }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+// ------------------------------------------------------------------ the daemon under test
+
+// Starts COMMAND; with ready=notify, waits for sd_notify READY=1.
+struct Started {
+  Child child;
+  double startup_ms = -1;
+  std::unique_ptr<NotifySocket> notify;  // kept open and drained, as systemd does
+};
+
+Started start_daemon(const Args& a, const std::string& workdir, bool notify, const std::string& log) {
+  Started s;
+  std::vector<std::string> env;
+  if (notify) {
+    s.notify = std::make_unique<NotifySocket>(workdir + "/notify.sock");
+    env.push_back("NOTIFY_SOCKET=" + s.notify->path());
+  }
+  auto t0 = now_ns();
+  s.child = spawn(a.command, env, log);
+  if (notify) {
+    auto ready = s.notify->wait_ready(30000);
+    if (!ready) throw std::runtime_error("no READY=1 within 30 s; see " + log);
+    s.startup_ms = ms(*ready - t0);
+  }
+  return s;
+}
+
+// The incumbent daemonizes: the process we started exits and the monitor's
+// PID is in its pid file.
+pid_t resolve_pid(const Args& a, const Child& c) {
+  auto pid_file = a.opts.find("pid-file");
+  if (pid_file == a.opts.end()) return c.pid;
+  for (int i = 0; i < 300; ++i) {
+    if (auto text = read_file(pid_file->second); text && !text->empty())
+      return static_cast<pid_t>(std::stol(*text));
+    sleep_us(100'000);
+  }
+  throw std::runtime_error("no pid in " + pid_file->second);
+}
+
+void stop_pid(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, SIGTERM) != 0) return;
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) sleep_us(50'000);
+  if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+}
+
+// Waits until the state file says `want` (after an inotify event on it).
+std::optional<std::int64_t> wait_state(StateWatch& watch, const std::string& path,
+                                       const std::string& want, int timeout_ms) {
+  auto deadline = now_ns() + std::int64_t{timeout_ms} * 1'000'000;
+  while (now_ns() < deadline) {
+    std::int64_t seen = 0;
+    int left = static_cast<int>((deadline - now_ns()) / 1'000'000) + 1;
+    if (watch.wait(left, [&](int, std::int64_t t) { seen = t; }) == 0) continue;
+    if (content(path) == want) return seen;
+  }
+  return std::nullopt;
+}
+
+// ------------------------------------------------------------------ latency
+
+struct Transition {
+  std::int64_t before = 0, after = 0, renamed = 0, listener = 0;
+  bool added = false;
+};
+
+void report_latency(const std::string& section, const std::vector<Transition>& ts,
+                    bool with_listener, const std::string& raw) {
+  std::vector<double> floor, daemon, call, gap;
+  for (const auto& t : ts) {
+    call.push_back(us(t.after - t.before));
+    daemon.push_back(us(t.renamed - t.before));
+    if (with_listener) {
+      floor.push_back(us(t.listener - t.before));
+      gap.push_back(us(t.renamed - t.listener));
+    }
+  }
+  auto d = summarize(daemon);
+  row(section, fmt::format("sendto() + ack itself (n={})", call.size()), fmt_summary(summarize(call)));
+  if (with_listener) {
+    row(section, "event → listener received (ip-monitor floor)", fmt_summary(summarize(floor)));
+  }
+  row(section, "event → state file in place", fmt_summary(d), "p50 ≤ 200 µs, p99 ≤ 1 ms",
+      verdict(d.p50 <= 200 && d.p99 <= 1000));
+  if (with_listener)
+    row(section, "listener received → state file in place", fmt_summary(summarize(gap)));
+  if (!raw.empty()) {
+    std::string csv = "added,sendto_us,listener_us,renamed_us\n";
+    for (const auto& t : ts)
+      csv += fmt::format("{},{:.1f},{:.1f},{:.1f}\n", t.added ? 1 : 0, us(t.after - t.before),
+                         with_listener ? us(t.listener - t.before) : 0.0, us(t.renamed - t.before));
+    write_file(raw, csv);
+  }
+}
+
+int cmd_latency(const Args& a) {
+  auto label = a.get("label");
+  auto section = "latency: " + label;
+  auto vip = Ipv4Prefix::parse(a.get("vip"));
+  auto state_file = a.get("state-file");
+  auto workdir = a.get("workdir", "/tmp");
+  long n = a.num("transitions", 2000);
+  long gap_us = a.num("gap-us", 1000);
+  long jitter_us = a.num("jitter-us", gap_us);
+  bool wait_idle = a.num("wait-idle", 1) != 0;
+  bool notify = a.get("ready", "notify") == "notify";
+  int timeout_ms = static_cast<int>(a.num("timeout-ms", 3000));
+
+  auto home = open_home_netns();
+  auto ns = open_netns(a.get("netns"));
+  RtSocket ctl(ns.get(), home.get());
+  int ifindex = ctl.ifindex(a.get("interface"));
+  if (ifindex == 0) throw std::runtime_error("no interface " + a.get("interface"));
+  ctl.change_addr(ifindex, vip, false, true);  // start without the VIP
+  Listener listener(ns.get(), vip, static_cast<std::size_t>(n) + 64);
+
+  auto started = start_daemon(a, workdir, notify, workdir + "/" + label + ".log");
+  pid_t pid = resolve_pid(a, started.child);
+  if (notify) row(section, "start-up → READY (1 router)", fmt::format("{:.1f} ms", started.startup_ms));
+
+  // The state directory may appear only with the first write.
+  auto dir = dirname_of(state_file);
+  for (int i = 0; i < 300 && !read_file(state_file); ++i) sleep_us(100'000);
+  StateWatch watch;
+  if (!watch.add(dir, 0)) throw std::runtime_error("cannot watch " + dir);
+  watch.drain_also(started.notify.get());
+
+  // With a daemon that writes nothing at start (or subscribes late), probe
+  // until a transition is seen, so the measured ones all count.
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == 20) throw std::runtime_error(label + ": no state file change after 20 probes");
+    if (ctl.change_addr(ifindex, vip, true, true) != 0) throw std::runtime_error("add failed");
+    bool up = wait_state(watch, state_file, "primary", 5000).has_value();
+    ctl.change_addr(ifindex, vip, false, true);
+    bool down = wait_state(watch, state_file, "backup", 5000).has_value();
+    if (up && down) break;
+  }
+  sleep_us(200'000);
+  std::size_t skip = listener.count();
+  progress(fmt::format("{}: {} transitions", label, n));
+
+  std::mt19937 rng(42);
+  // Random gaps so that a daemon that polls is hit at random phases.
+  std::uniform_int_distribution<long> jitter(gap_us, gap_us + jitter_us);
+  std::vector<Transition> ts;
+  long missed = 0;
+  auto cpu0 = sample(pid).cpu_ns;
+  for (long i = 0; i < n; ++i) {
+    Transition t;
+    t.added = i % 2 == 0;
+    // Each transition starts from a quiet daemon: the previous one, and any
+    // fsync it deferred, is finished (its loop sleeps in epoll again).
+    for (int k = 0; wait_idle && k < 10000 && !idle_in_poll(pid); ++k) sleep_us(100);
+    sleep_us(jitter(rng));
+    watch.wait(0, [](int, std::int64_t) {});
+    t.before = now_ns();
+    int err = ctl.change_addr(ifindex, vip, t.added, true);
+    t.after = now_ns();
+    if (err != 0) throw std::runtime_error(fmt::format("address change: {}", std::strerror(err)));
+    auto seen = wait_state(watch, state_file, t.added ? "primary" : "backup", timeout_ms);
+    if (!seen) {
+      ++missed;
+      continue;
+    }
+    t.renamed = *seen;
+    ts.push_back(t);
+  }
+  auto cpu1 = sample(pid).cpu_ns;
+  sleep_us(20'000);
+  bool with_listener = listener.count() >= skip + static_cast<std::size_t>(n);
+  if (with_listener && missed == 0)
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      auto seen = listener.at(skip + i);
+      if (seen.added != ts[i].added) throw std::runtime_error("listener out of step");
+      ts[i].listener = seen.t;
+    }
+  report_latency(section, ts, with_listener && missed == 0, a.get("raw", "-") == "-" ? "" : a.get("raw"));
+  if (missed) row(section, "transitions not seen in time", std::to_string(missed), "0", "MISS");
+  auto mem = sample_tree(pid);
+  row(section, "daemon CPU during the run, per transition",
+      fmt_us(us(cpu1 - cpu0) / static_cast<double>(n)));
+  row(section, fmt::format("RSS / PSS ({} process{})", mem.processes, mem.processes > 1 ? "es" : ""),
+      mib(mem.rss_kb) + " / " + mib(mem.pss_kb));
+  if (pid != started.child.pid) {
+    started.child.stop();
+    stop_pid(pid);
+  } else {
+    started.child.stop();
+  }
+  return 0;
+}
+
+// ------------------------------------------------------------------ ip-monitor (the real one)
+
+// Parses "[2026-11-21T07:14:10.774866] …" printed in UTC.
+std::optional<std::int64_t> ip_ts_realtime_ns(const std::string& line) {
+  tm t{};
+  long usec = 0;
+  if (line.size() < 28 || line[0] != '[') return std::nullopt;
+  if (!strptime(line.c_str() + 1, "%Y-%m-%dT%H:%M:%S", &t)) return std::nullopt;
+  usec = std::strtol(line.c_str() + 21, nullptr, 10);
+  return (std::int64_t{timegm(&t)} * 1'000'000 + usec) * 1000;
+}
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+int cmd_ip_monitor(const Args& a) {
+  auto vip_text = a.get("vip");
+  auto vip = Ipv4Prefix::parse(vip_text);
+  auto nsname = a.get("netns");
+  long n = a.num("transitions", 1000);
+  auto home = open_home_netns();
+  auto ns = open_netns(nsname);
+  RtSocket ctl(ns.get(), home.get());
+  int ifindex = ctl.ifindex(a.get("interface"));
+  ctl.change_addr(ifindex, vip, false, true);
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::setenv("TZ", "UTC", 1);
+    ::execlp("ip", "ip", "-n", nsname.c_str(), "-o", "-ts", "monitor", "address", nullptr);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  FILE* out = ::fdopen(fds[0], "r");
+  Child child;
+  child.pid = pid;
+  auto next_line = [&]() -> std::optional<std::string> {
+    char line[4096];
+    while (std::fgets(line, sizeof line, out)) {
+      std::string s(line);
+      if (s.find(vip_text.substr(0, vip_text.find('/'))) != std::string::npos) return s;
+    }
+    return std::nullopt;
+  };
+  // `ip monitor` has no readiness signal: probe until it prints.
+  sleep_us(300'000);
+  ctl.change_addr(ifindex, vip, true, true);
+  next_line();
+  ctl.change_addr(ifindex, vip, false, true);
+  next_line();
+  std::vector<double> lat;
+  for (long i = 0; i < n; ++i) {
+    sleep_us(1000 + i % 1000);
+    auto before = realtime_ns();
+    ctl.change_addr(ifindex, vip, i % 2 == 0, true);
+    auto line = next_line();
+    auto t = line ? ip_ts_realtime_ns(*line) : std::nullopt;
+    if (!t) throw std::runtime_error("ip monitor printed no timestamp");
+    lat.push_back(us(*t - before));
+  }
+  ::fclose(out);
+  child.stop();
+  row("floor: ip monitor address", fmt::format("event → `ip -ts monitor` printed (n={})", n),
+      fmt_summary(summarize(lat)));
+  return 0;
+}
+
+// ------------------------------------------------------------------ footprint
+
+// Memory and idle wake-ups of already running processes and their children
+// (used for the incumbent, one monitor process tree per router).
+int cmd_footprint(const Args& a) {
+  auto section = "footprint: " + a.get("label");
+  std::vector<pid_t> pids;
+  std::string list = a.get("pids");
+  for (std::size_t pos = 0; pos < list.size();) {
+    auto end = list.find(' ', pos);
+    if (end == std::string::npos) end = list.size();
+    if (end > pos) pids.push_back(static_cast<pid_t>(std::stol(list.substr(pos, end - pos))));
+    pos = end + 1;
+  }
+  long idle_s = a.num("idle-s", 10);
+  auto total = [&] {
+    ProcSample t;
+    for (pid_t p : pids) {
+      auto s = sample_tree(p);
+      t.rss_kb += s.rss_kb;
+      t.pss_kb += s.pss_kb;
+      t.voluntary += s.voluntary;
+      t.involuntary += s.involuntary;
+      t.cpu_ns += s.cpu_ns;
+      t.processes += s.processes;
+    }
+    return t;
+  };
+  DirChurn churn("/run/netns");
+  auto s0 = total();
+  sleep_us(idle_s * 1'000'000);
+  auto s1 = total();
+  long others = churn.count();
+  long routers = a.num("routers", static_cast<long>(pids.size()));
+  row(section, fmt::format("RSS / PSS, {} routers ({} process{})", routers, s1.processes,
+                           s1.processes > 1 ? "es" : ""),
+      mib(s1.rss_kb) + " / " + mib(s1.pss_kb));
+  row(section, fmt::format("wake-ups at idle over {} s", idle_s),
+      fmt::format("{} (CPU {:.1f} ms; /run/netns changed {} times meanwhile)",
+                  (s1.voluntary - s0.voluntary) + (s1.involuntary - s0.involuntary),
+                  ms(s1.cpu_ns - s0.cpu_ns), others));
+  return 0;
+}
+
+// ------------------------------------------------------------------ scale
+
+struct Fleet {
+  std::vector<RtSocket> sockets;
+  std::vector<int> ifindex;
+};
+
+Fleet open_fleet(const std::string& prefix, long n, Ipv4Prefix vip) {
+  Fleet f;
+  auto home = open_home_netns();
+  for (long i = 1; i <= n; ++i) {
+    auto ns = open_netns(prefix + std::to_string(i));
+    f.sockets.emplace_back(ns.get(), home.get());
+    f.ifindex.push_back(f.sockets.back().ifindex(fmt::format("ha-r{}", i)));
+    if (f.ifindex.back() == 0) throw std::runtime_error(fmt::format("no ha-r{} in {}{}", i, prefix, i));
+    f.sockets.back().change_addr(f.ifindex.back(), vip, false, true);  // start without the VIP
+  }
+  return f;
+}
+
+struct Failover {
+  double burst_ms = 0, last_add_to_last_rename_ms = 0, first_add_to_last_rename_ms = 0;
+  Summary per_router;
+  long missing = 0, wrong = 0, errors = 0;
+  double cpu_ms = 0;
+  long notifications = 0;  // sd_notify datagrams the daemon sent meanwhile
+};
+
+Failover failover(Fleet& fleet, StateWatch& watch, const std::string& state_dir, Ipv4Prefix vip,
+                  bool add, pid_t pid, NotifySocket* notify) {
+  auto n = fleet.sockets.size();
+  watch.wait(0, [](int, std::int64_t) {});
+  std::vector<std::int64_t> sent(n), seen(n, 0);
+  auto cpu0 = sample(pid).cpu_ns;
+  long notes0 = notify ? notify->received() : 0;
+  auto first = now_ns();
+  for (std::size_t i = 0; i < n; ++i) {
+    sent[i] = now_ns();
+    fleet.sockets[i].change_addr(fleet.ifindex[i], vip, add, false);
+  }
+  auto last = now_ns();
+  std::size_t got = 0;
+  auto deadline = last + 20'000'000'000;
+  while (got < n && now_ns() < deadline) {
+    watch.wait(200, [&](int key, std::int64_t t) {
+      auto k = static_cast<std::size_t>(key);
+      if (k < n && seen[k] == 0) {
+        seen[k] = t;
+        ++got;
+      }
+    });
+  }
+  Failover f;
+  sleep_us(50'000);
+  watch.wait(0, [](int, std::int64_t) {});
+  if (notify) f.notifications = notify->received() - notes0;
+  for (auto& s : fleet.sockets) f.errors += s.drain_errors();
+  f.cpu_ms = ms(sample(pid).cpu_ns - cpu0);
+  f.burst_ms = ms(last - first);
+  std::int64_t last_seen = 0;
+  std::vector<double> per;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (seen[i] == 0) {
+      ++f.missing;
+      continue;
+    }
+    last_seen = std::max(last_seen, seen[i]);
+    per.push_back(us(seen[i] - sent[i]));
+    if (content(fmt::format("{}/r{}/state", state_dir, i + 1)) != (add ? "primary" : "backup"))
+      ++f.wrong;
+  }
+  f.per_router = summarize(per);
+  f.last_add_to_last_rename_ms = ms(last_seen - last);
+  f.first_add_to_last_rename_ms = ms(last_seen - first);
+  return f;
+}
+
+long count_state(const std::string& dir, long n, const std::string& want) {
+  long ok = 0;
+  for (long i = 1; i <= n; ++i) ok += content(fmt::format("{}/r{}/state", dir, i)) == want;
+  return ok;
+}
+
+int cmd_scale(const Args& a) {
+  auto label = a.get("label");
+  auto prefix = a.get("prefix");
+  long n = a.num("count", 1000);
+  auto vip = Ipv4Prefix::parse(a.get("vip"));
+  auto state_dir = a.get("state-dir");
+  auto workdir = a.get("workdir", "/tmp");
+  long rounds = a.num("rounds", 3);
+  long idle_s = a.num("idle-s", 10);
+  bool restart = a.num("restart", 1) != 0;
+  auto section = fmt::format("scale N={}: {}", n, label);
+  auto log = workdir + "/" + label + ".log";
+
+  auto t_open = now_ns();
+  Fleet fleet = open_fleet(prefix, n, vip);
+  progress(fmt::format("{}: {} namespaces opened in {:.0f} ms", label, n, ms(now_ns() - t_open)));
+
+  auto started = start_daemon(a, workdir, true, log);
+  pid_t pid = started.child.pid;
+  row(section, "start-up → READY (no VIP anywhere)", fmt::format("{:.0f} ms", started.startup_ms),
+      "≤ 1 s", verdict(started.startup_ms <= 1000));
+  long backups = count_state(state_dir, n, "backup");
+  row(section, "state files 'backup' at READY", fmt::format("{}/{}", backups, n), std::to_string(n),
+      verdict(backups == n));
+  auto m0 = sample(pid);
+  row(section, "RSS / PSS at READY", mib(m0.rss_kb) + " / " + mib(m0.pss_kb), "≤ 16 MiB",
+      verdict(m0.rss_kb <= 16 * 1024));
+
+  StateWatch watch;
+  watch.drain_also(started.notify.get());
+  for (long i = 1; i <= n; ++i)
+    if (!watch.add(fmt::format("{}/r{}", state_dir, i), static_cast<int>(i - 1)))
+      throw std::runtime_error(fmt::format("cannot watch {}/r{}", state_dir, i));
+
+  if (idle_s > 0) {
+    sleep_us(1'000'000);
+    DirChurn churn("/run/netns");
+    auto s0 = sample(pid);
+    progress(fmt::format("{}: idle for {} s", label, idle_s));
+    sleep_us(idle_s * 1'000'000);
+    auto s1 = sample(pid);
+    long wakeups = (s1.voluntary - s0.voluntary) + (s1.involuntary - s0.involuntary);
+    // havipd watches /run/netns: others creating namespaces wake it, by design.
+    long others = churn.count();
+    row(section, fmt::format("wake-ups at idle over {} s", idle_s),
+        fmt::format("{} (CPU {:.2f} ms; /run/netns changed {} times meanwhile)", wakeups,
+                    ms(s1.cpu_ns - s0.cpu_ns), others),
+        "0", wakeups == 0 ? "ok" : others > 0 ? "MISS (others' namespaces)" : "MISS");
+  }
+
+  std::vector<Failover> ups, downs;
+  for (long r = 0; r < rounds; ++r) {
+    progress(fmt::format("{}: mass failover round {}/{}", label, r + 1, rounds));
+    ups.push_back(failover(fleet, watch, state_dir, vip, true, pid, started.notify.get()));
+    sleep_us(300'000);
+    downs.push_back(failover(fleet, watch, state_dir, vip, false, pid, started.notify.get()));
+    sleep_us(300'000);
+  }
+  auto report = [&](const std::string& what, const std::vector<Failover>& fs) {
+    std::vector<double> last, first, burst, p50, p99;
+    long missing = 0, wrong = 0, errors = 0, notes = 0;
+    double cpu = 0;
+    for (const auto& f : fs) {
+      last.push_back(f.last_add_to_last_rename_ms);
+      first.push_back(f.first_add_to_last_rename_ms);
+      burst.push_back(f.burst_ms);
+      p50.push_back(f.per_router.p50 / 1000);
+      p99.push_back(f.per_router.p99 / 1000);
+      missing += f.missing;
+      wrong += f.wrong;
+      errors += f.errors;
+      cpu += f.cpu_ms;
+      notes += f.notifications;
+    }
+    auto worst = *std::max_element(last.begin(), last.end());
+    auto join = [](const std::vector<double>& v) {
+      std::string s;
+      for (auto x : v) s += (s.empty() ? "" : ", ") + fmt::format("{:.1f}", x);
+      return s + " ms";
+    };
+    row(section, what + ": last change → last state file (per round)", join(last), "≤ 100 ms",
+        verdict(worst <= 100 && missing == 0));
+    row(section, what + ": first change → last state file", join(first));
+    row(section, what + ": the driver's changes took", join(burst));
+    row(section, what + ": per router change → its file, p50 / p99", join(p50) + " / " + join(p99));
+    row(section, what + ": daemon CPU per round",
+        fmt::format("{:.0f} ms ({:.0f} µs per router)", cpu / static_cast<double>(fs.size()),
+                    cpu * 1000 / static_cast<double>(fs.size() * static_cast<std::size_t>(n))));
+    row(section, what + ": sd_notify datagrams per round",
+        std::to_string(notes / static_cast<long>(fs.size())));
+    if (missing || wrong || errors)
+      row(section, what + ": missing / wrong / refused", fmt::format("{} / {} / {}", missing, wrong, errors),
+          "0", "MISS");
+  };
+  if (rounds > 0) {
+    report("failover to primary", ups);
+    report("failover to backup", downs);
+  }
+  auto m1 = sample(pid);
+  row(section, "RSS / PSS / peak RSS after failovers",
+      mib(m1.rss_kb) + " / " + mib(m1.pss_kb) + " / " + mib(m1.hwm_kb), "≤ 16 MiB",
+      verdict(m1.rss_kb <= 16 * 1024 && m1.hwm_kb <= 16 * 1024));
+  row(section, "RSS split: anonymous / file", mib(m1.anon_kb) + " / " + mib(m1.file_kb));
+  row(section, "open file descriptors", std::to_string(m1.fds));
+
+  if (restart) {
+    // Restart with every VIP present: READY, and no router leaves primary.
+    failover(fleet, watch, state_dir, vip, true, pid, started.notify.get());
+    auto stop_ms = started.child.stop(10000);
+    row(section, "SIGTERM → exit", fmt::format("{:.0f} ms", stop_ms));
+    auto again = start_daemon(a, workdir, true, log);
+    row(section, fmt::format("restart with {} VIPs present → READY", n),
+        fmt::format("{:.0f} ms", again.startup_ms), "≤ 1 s", verdict(again.startup_ms <= 1000));
+    long primaries = count_state(state_dir, n, "primary");
+    row(section, "state files still 'primary' after the restart", fmt::format("{}/{}", primaries, n),
+        std::to_string(n), verdict(primaries == n));
+    again.child.stop(10000);
+  } else {
+    auto stop_ms = started.child.stop(10000);
+    row(section, "SIGTERM → exit", fmt::format("{:.0f} ms", stop_ms));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: havip-bench links-up|latency|ip-monitor|scale|footprint ... (see the source)\n");
+    return 2;
+  }
+  std::string cmd = argv[1];
+  try {
+    auto args = bench::parse_args(argc, argv);
+    if (cmd == "links-up") return bench::cmd_links_up(args);
+    if (cmd == "latency") return bench::cmd_latency(args);
+    if (cmd == "ip-monitor") return bench::cmd_ip_monitor(args);
+    if (cmd == "scale") return bench::cmd_scale(args);
+    if (cmd == "footprint") return bench::cmd_footprint(args);
+    std::fprintf(stderr, "havip-bench: unknown command %s\n", cmd.c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "havip-bench %s: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}
