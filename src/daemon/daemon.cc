@@ -54,7 +54,7 @@ Daemon::~Daemon() {
   effects_.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
-  for (auto* s : {post_, hold_down_timer_, retry_timer_, netns_dir_io_})
+  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_})
     sd_event_source_disable_unref(s);
   sd_event_unref(loop_);
 }
@@ -63,6 +63,7 @@ int Daemon::run() {
   if (!setup()) return 1;
   int r = sd_event_loop(loop_);
   flush();  // a final state decided in the last iteration is not lost
+  state_files_->sync();
   effects_.reset();
   launcher_.reset();
   monitors_.clear();
@@ -88,6 +89,9 @@ bool Daemon::setup() {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sd_event_add_signal(loop_, nullptr, sig, on_signal, this);
   sd_event_set_watchdog(loop_, true);  // pings systemd when WATCHDOG_USEC is set
   sd_event_add_post(loop_, &post_, on_post, this);
+  sd_event_add_defer(loop_, &idle_, on_idle, this);
+  sd_event_source_set_priority(idle_, SD_EVENT_PRIORITY_IDLE);
+  sd_event_source_set_enabled(idle_, SD_EVENT_OFF);
   for (auto** t : {&hold_down_timer_, &retry_timer_}) {
     auto cb = t == &hold_down_timer_ ? on_hold_down : on_retry;
     // Accuracy 1 µs: sd-event's default (0 = 250 ms) would delay a primary
@@ -207,14 +211,17 @@ void Daemon::flush() {
   for (const auto& a : actions) std::visit([&](const auto& x) { apply(x); }, a);
   auto now = Clock::now();
   effects_->tick(now);
-  state_files_->sync();
   arm(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
   for (auto t : {netns_retry_.next(), state_retry_.next(), effects_->deadline(), stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
   arm(retry_timer_, wake);
   report();
-  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
+  if (state_files_->dirty() || status_dirty_) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
+  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) {
+    state_files_->sync();
+    sd_event_exit(loop_, 0);
+  }
 }
 
 void Daemon::apply(const GatewayAppeared& g) {
@@ -299,9 +306,19 @@ void Daemon::report() {
     spdlog::info("ready: {}", status);
     sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
   } else if (status != last_status_) {
-    sd_notifyf(0, "STATUS=%s", status.c_str());
+    status_dirty_ = true;  // sent by on_idle: not once per transition of a burst
   }
   last_status_ = status;
+}
+
+int Daemon::on_idle(sd_event_source*, void* self) {
+  auto* d = static_cast<Daemon*>(self);
+  d->state_files_->sync();
+  if (d->status_dirty_) {
+    d->status_dirty_ = false;
+    sd_notifyf(0, "STATUS=%s", d->last_status_.c_str());
+  }
+  return 0;
 }
 
 void Daemon::reload() {
@@ -318,7 +335,10 @@ void Daemon::reload() {
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
   bool files_changed = next->daemon.state_dir != config_.daemon.state_dir ||
                        next->daemon.state_sync != config_.daemon.state_sync;
-  if (files_changed) state_files_ = make_state_files(next->daemon, options_.dry_run);
+  if (files_changed) {
+    state_files_->sync();
+    state_files_ = make_state_files(next->daemon, options_.dry_run);
+  }
   std::size_t before = config_.routers.size();
   config_ = std::move(*next);
   if (dir_changed) {

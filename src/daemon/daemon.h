@@ -46,6 +46,7 @@ class Daemon {
   // sd-event callbacks (userdata is the Daemon).
   static int on_signal(sd_event_source* s, const signalfd_siginfo* si, void* self);
   static int on_post(sd_event_source* s, void* self);
+  static int on_idle(sd_event_source* s, void* self);
   static int on_hold_down(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_netns_dir(sd_event_source* s, int fd, std::uint32_t revents, void* self);
@@ -79,6 +80,7 @@ class Daemon {
   std::optional<TimePoint> stop_deadline_;  // set once stopping: children get until then
   sd_event* loop_ = nullptr;
   sd_event_source* post_ = nullptr;
+  sd_event_source* idle_ = nullptr;  // fsyncs and STATUS, once a burst is over
   sd_event_source* hold_down_timer_ = nullptr;
   sd_event_source* retry_timer_ = nullptr;
   sd_event_source* netns_dir_io_ = nullptr;
@@ -93,6 +95,7 @@ class Daemon {
   Backoff state_retry_;  // state files that could not be written
   bool ready_ = false;
   std::string last_status_;
+  bool status_dirty_ = false;
 };
 
 }  // namespace havip

@@ -18,8 +18,9 @@ namespace {
 // One buffer for every socket: the daemon is single-threaded. 64 KiB holds
 // the largest dump datagram the kernel builds (it caps them at 32 KiB).
 std::array<std::uint8_t, 65536> receive_buffer;
-// Datagrams read per wake-up before yielding to other namespaces.
-constexpr int kBurst = 64;
+// Datagrams read per dispatch before yielding to other namespaces; the rest
+// is read by a deferred dispatch (edge-triggered: no new edge would come).
+constexpr int kBurst = 256;
 
 }  // namespace
 
@@ -35,7 +36,10 @@ NetnsMonitor::NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, in
       counters_(counters),
       cstamps_(cstamps) {}
 
-NetnsMonitor::~NetnsMonitor() { sd_event_source_disable_unref(io_); }
+NetnsMonitor::~NetnsMonitor() {
+  sd_event_source_disable_unref(io_);
+  sd_event_source_disable_unref(more_);
+}
 
 std::string NetnsMonitor::label() const {
   return netns_.empty() ? "host namespace" : "namespace " + netns_;
@@ -51,7 +55,10 @@ tl::expected<void, std::string> NetnsMonitor::start() {
   if (!opened) return tl::unexpected(opened.error());
   if (!*opened) return tl::unexpected(opened->error());
   socket_.emplace(std::move(**opened));
-  int r = sd_event_add_io(loop_, &io_, socket_->fd(), EPOLLIN, on_readable, this);
+  // Edge-triggered and drained to EAGAIN: with a thousand namespaces, a
+  // level-triggered socket that waits for its turn would be reported again by
+  // every epoll_wait until it is read (quadratic in a mass failover).
+  int r = sd_event_add_io(loop_, &io_, socket_->fd(), EPOLLIN | EPOLLET, on_readable, this);
   if (r < 0) return tl::unexpected(std::string("sd_event_add_io: ") + std::strerror(-r));
   sink_(SyncStart{netns_});
   dump_interrupted_ = false;
@@ -69,8 +76,18 @@ int NetnsMonitor::on_readable(sd_event_source*, int, std::uint32_t, void* self) 
   return 0;  // a handler never stops the loop
 }
 
+int NetnsMonitor::on_more(sd_event_source*, void* self) {
+  static_cast<NetnsMonitor*>(self)->drain();
+  return 0;
+}
+
 void NetnsMonitor::drain() {
-  for (int i = 0; i < kBurst && socket_; ++i) {
+  for (int i = 0; socket_; ++i) {
+    if (i == kBurst) {
+      if (!more_) sd_event_add_defer(loop_, &more_, on_more, this);
+      sd_event_source_set_enabled(more_, SD_EVENT_ONESHOT);
+      return;
+    }
     auto got = socket_->receive(receive_buffer);
     if (!got) {
       resync(got.error() == ENOBUFS ? std::string("netlink receive buffer overrun")

@@ -46,6 +46,7 @@ class NetnsMonitor {
 
  private:
   static int on_readable(sd_event_source* s, int fd, std::uint32_t revents, void* self);
+  static int on_more(sd_event_source* s, void* self);
   void drain();
   void handle(const netlink::Message& m);
   void resync(const std::string& why);
@@ -62,6 +63,7 @@ class NetnsMonitor {
   CstampClock& cstamps_;  // shared: jiffies are global
   std::optional<netlink::Socket> socket_;
   sd_event_source* io_ = nullptr;
+  sd_event_source* more_ = nullptr;  // continues a drain cut short by kBurst
   std::uint64_t epoch_ = 0;  // bumped whenever the socket is replaced
   std::uint32_t seq_ = 0;
   std::uint32_t links_seq_ = 0, addrs_seq_ = 0;

@@ -30,8 +30,12 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name) {
-  if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return tl::unexpected(errno_text(base));
+  // Open first, create only when missing: the common case costs no mkdir.
   UniqueFd top = open_dir_at(AT_FDCWD, base.c_str());
+  if (!top && errno == ENOENT) {
+    if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return tl::unexpected(errno_text(base));
+    top = open_dir_at(AT_FDCWD, base.c_str());
+  }
   if (!top) return tl::unexpected(errno_text(base));
   UniqueFd dir = open_dir_at(top.get(), name.c_str());
   if (!dir && errno == ENOENT) {
@@ -49,11 +53,15 @@ tl::expected<Written, std::string> write_atomic(int d, const std::string& where,
                                                 bool sync_before_rename) {
   const std::string temp = "." + name + ".tmp";
   const std::string temp_path = where + "/" + temp;
-  // A leftover temp file (or a planted symlink) is removed, then the new one
-  // is created exclusively: O_EXCL|O_NOFOLLOW never writes through a link.
-  if (::unlinkat(d, temp.c_str(), 0) != 0 && errno != ENOENT)
-    return tl::unexpected(errno_text(temp_path));
-  UniqueFd f(::openat(d, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  // The temp file is created exclusively: O_EXCL|O_NOFOLLOW never writes
+  // through a link. A leftover one (or a planted symlink) is removed first.
+  constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd f(::openat(d, temp.c_str(), kCreate, 0644));
+  if (!f && errno == EEXIST) {
+    if (::unlinkat(d, temp.c_str(), 0) != 0 && errno != ENOENT)
+      return tl::unexpected(errno_text(temp_path));
+    f.reset(::openat(d, temp.c_str(), kCreate, 0644));
+  }
   if (!f) return tl::unexpected(errno_text(temp_path));
   auto fail = [&](const std::string& what) {
     auto err = errno_text(what);

@@ -32,7 +32,14 @@ tl::expected<void, std::string> FsStateFiles::write(const std::string& router, R
 
 void FsStateFiles::sync() {
   // Best effort: the content is derived state, rewritten at every start.
-  for (auto& fd : unsynced_) ::fsync(fd.get());
+  // After a mass failover one syncfs is far cheaper than an fsync per file
+  // and per directory; a few files are synced one by one, so that a busy
+  // file system's unrelated dirty data is not flushed for them.
+  constexpr std::size_t kSyncfsAbove = 32;
+  if (unsynced_.size() > kSyncfsAbove)
+    ::syncfs(unsynced_.front().get());
+  else
+    for (auto& fd : unsynced_) ::fsync(fd.get());
   unsynced_.clear();
 }
 

@@ -21,6 +21,8 @@ class StateFiles {
   virtual tl::expected<void, std::string> write(const std::string& router, Role role) = 0;
   // Makes the writes since the last sync durable (StateSync::deferred).
   virtual void sync() = 0;
+  // Whether there are writes for sync() to make durable.
+  virtual bool dirty() const { return false; }
 };
 
 class FsStateFiles final : public StateFiles {
@@ -28,6 +30,7 @@ class FsStateFiles final : public StateFiles {
   FsStateFiles(std::string state_dir, StateSync mode);
   tl::expected<void, std::string> write(const std::string& router, Role role) override;
   void sync() override;
+  bool dirty() const override { return !unsynced_.empty(); }
 
   // Where a router's state file is, for messages.
   std::string path_of(const std::string& router) const;
