@@ -7,14 +7,6 @@
 
 namespace havip {
 
-namespace {
-constexpr const char* kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-}  // namespace
 
 HookQueue::HookQueue(Launcher& launcher, ClockFn clock, std::string router, std::string netns,
                      std::vector<HookConfig> hooks)
@@ -31,17 +23,15 @@ HookQueue::~HookQueue() {
 
 std::vector<std::string> HookQueue::environment(const std::string& router,
                                                 const std::string& netns, Role from, Role to) {
-  return {kPath,
-          "HAVIP_ROUTER=" + router,
-          "HAVIP_ROLE=" + std::string(role_name(to)),
-          "HAVIP_PREVIOUS_ROLE=" + std::string(role_name(from)),
-          "HAVIP_NAMESPACE=" + netns};
+  return child_environment(router, netns,
+                           {"HAVIP_ROLE=" + std::string(role_name(to)),
+                            "HAVIP_PREVIOUS_ROLE=" + std::string(role_name(from))});
 }
 
 void HookQueue::transition(Role from, Role to, TimePoint now) {
   auto env = environment(router_, netns_, from, to);
   for (const auto& h : hooks_) {
-    ProcessSpec spec{router_, "hook " + basename_of(h.command[0]) + " (" +
+    ProcessSpec spec{router_, "hook " + program_name(h.command[0]) + " (" +
                                   std::string(role_name(to)) + ")",
                      netns_, h.command, env};
     queue_.push_back(Job{std::move(spec), h.timeout});

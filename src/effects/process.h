@@ -31,6 +31,13 @@ struct ExitStatus {
 
 using ProcessId = std::uint64_t;  // the launcher's handle, never reused
 
+// The environment every child gets — nothing of havipd's is inherited — plus
+// `extra` ("KEY=value"): PATH, HAVIP_ROUTER, HAVIP_NAMESPACE, extra.
+std::vector<std::string> child_environment(const std::string& router, const std::string& netns,
+                                           std::vector<std::string> extra = {});
+// "/usr/sbin/haproxy" -> "haproxy": how log lines name a command.
+std::string program_name(const std::string& path);
+
 class Launcher {
  public:
   using OnExit = std::function<void(ExitStatus)>;

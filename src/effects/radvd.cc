@@ -16,11 +16,6 @@ std::string conf_path(const DaemonConfig& d, const RouterConfig& r) {
   return d.run_dir + "/" + r.name + "/" + kConf;
 }
 
-std::vector<std::string> env_for(const RouterConfig& r) {
-  return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HAVIP_ROUTER=" + r.name,
-          "HAVIP_NAMESPACE=" + r.netns};
-}
-
 SupervisorPolicy radvd_policy() {
   SupervisorPolicy p;
   p.stop_signal = SIGKILL;
@@ -37,14 +32,14 @@ ProcessSpec RadvdEffect::run_spec(const DaemonConfig& d, const RouterConfig& r) 
     argv.push_back("--username");
     argv.push_back(r.radvd->user);
   }
-  return ProcessSpec{r.name, "radvd", r.netns, std::move(argv), env_for(r)};
+  return ProcessSpec{r.name, "radvd", r.netns, std::move(argv), child_environment(r.name, r.netns)};
 }
 
 ProcessSpec RadvdEffect::check_spec(const DaemonConfig& d, const RouterConfig& r) {
   return ProcessSpec{r.name, "radvd --configtest", r.netns,
                      {d.radvd_binary, "--configtest", "--config", conf_path(d, r),
                       "--logmethod", "stderr"},
-                     env_for(r)};
+                     child_environment(r.name, r.netns)};
 }
 
 RadvdEffect::RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockFn clock,

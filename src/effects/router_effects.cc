@@ -11,15 +11,9 @@ namespace {
 constexpr const char* kSysctls = "sysctls";
 constexpr const char* kRadvd = "radvd";
 
-std::string basename_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 ProcessSpec service_spec(const RouterConfig& r, const ServiceConfig& s) {
-  return ProcessSpec{r.name, "service " + basename_of(s.command[0]), r.netns, s.command,
-                     {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                      "HAVIP_ROUTER=" + r.name, "HAVIP_NAMESPACE=" + r.netns}};
+  return ProcessSpec{r.name, "service " + program_name(s.command[0]), r.netns, s.command,
+                     child_environment(r.name, r.netns)};
 }
 
 }  // namespace

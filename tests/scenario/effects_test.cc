@@ -298,8 +298,8 @@ TEST(Hooks, RunOncePerTransitionStrictlyInOrder) {
 TEST(Hooks, GetOnlyTheirOwnEnvironment) {
   EXPECT_THAT(HookQueue::environment("r1", "qrouter-1", Role::backup, Role::primary),
               ElementsAre("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                          "HAVIP_ROUTER=r1", "HAVIP_ROLE=primary", "HAVIP_PREVIOUS_ROLE=backup",
-                          "HAVIP_NAMESPACE=qrouter-1"));
+                          "HAVIP_ROUTER=r1", "HAVIP_NAMESPACE=qrouter-1", "HAVIP_ROLE=primary",
+                          "HAVIP_PREVIOUS_ROLE=backup"));
 }
 
 TEST(Hooks, AHookPastItsTimeoutIsKilledAndTheNextOneRuns) {
