@@ -1,7 +1,8 @@
 #include "effects/spawn_launcher.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-event.h>
@@ -69,31 +70,57 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   return out;
 }
 
-// posix_spawn with the child's stdin on /dev/null, stdout and stderr on
-// `out`, no other descriptor, default signals, an empty signal mask and a
-// session of its own (so a timeout can kill its whole process group).
-int spawn(pid_t* pid, const ProcessSpec& spec, int out) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out, 1);
-  posix_spawn_file_actions_adddup2(&fa, out, 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  sigset_t none, defaults;
+struct SpawnArgs {
+  char* const* argv;
+  char* const* envp;
+  int out;
+  int devnull;
+  pid_t parent;
+  int error;  // set by the child when it cannot exec (shared memory: CLONE_VM)
+};
+
+// The child between clone and execve: only async-signal-safe calls. It gets
+// stdin from /dev/null, stdout and stderr on `out`, no other descriptor, an
+// empty signal mask (havipd installs no handlers, so dispositions are the
+// defaults), a session of its own (so a timeout can kill its whole process
+// group), and SIGKILL when havipd dies, however it dies: a radvd must never
+// outlive the daemon that decides where it may run.
+int child_main(void* p) {
+  auto* a = static_cast<SpawnArgs*>(p);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != a->parent) {
+    a->error = errno != 0 ? errno : ESRCH;
+    ::_exit(127);
+  }
+  ::setsid();
+  if (::dup2(a->devnull, 0) < 0 || ::dup2(a->out, 1) < 0 || ::dup2(a->out, 2) < 0) {
+    a->error = errno;
+    ::_exit(127);
+  }
+  ::close_range(3, ~0U, 0);
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&defaults);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSID);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(a->argv[0], a->argv, a->envp);
+  a->error = errno;
+  ::_exit(127);
+}
+
+// clone(CLONE_VM|CLONE_VFORK), as posix_spawn does internally — but
+// posix_spawn cannot set a parent-death signal. Returns 0 or an errno.
+int spawn(pid_t* pid, const ProcessSpec& spec, int out) {
+  alignas(16) static char stack[64 * 1024];  // the daemon is single-threaded
   auto argv = c_strings(spec.argv);
   auto envp = c_strings(spec.env);
-  int r = posix_spawn(pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&fa);
-  return r;
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) return errno;
+  SpawnArgs args{argv.data(), envp.data(), out, devnull.get(), ::getpid(), 0};
+  *pid = ::clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  if (*pid < 0) return errno;
+  if (args.error != 0) {  // it has exited already (vfork: we resume after exec or exit)
+    ::waitpid(*pid, nullptr, 0);
+    return args.error;
+  }
+  return 0;
 }
 
 }  // namespace

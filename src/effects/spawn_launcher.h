@@ -1,4 +1,4 @@
-// The real Launcher: posix_spawn inside the namespace (enter, spawn, leave: a
+// The real Launcher: clone+execve inside the namespace (enter, spawn, leave: a
 // child inherits the namespace of the thread that spawns it), a pidfd watched
 // by sd-event for the exit, and a pipe for the child's output.
 #pragma once

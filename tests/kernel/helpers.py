@@ -92,6 +92,16 @@ class Netns:
     def sysctl(self, key, value):
         run("ip", "netns", "exec", self.name, "sysctl", "-qw", f"{key}={value}")
 
+    def sysctl_get(self, *keys):
+        """`sysctl -n` of each key inside the namespace (dotted, or a path with '/'),
+        as a tuple of strings."""
+        out = run("ip", "netns", "exec", self.name, "sysctl", "-n", *keys).stdout
+        return tuple(out.split("\n")[:len(keys)])
+
+    def inode(self):
+        """The namespace's inode, as /proc/PID/ns/net of a process inside shows it."""
+        return os.stat(NETNS_DIR / self.name).st_ino
+
     def add_addr(self, cidr, dev="ha-r1", *flags):
         self.ip("addr", "add", cidr, "dev", dev, *flags)
 
@@ -182,7 +192,34 @@ def toml_value(v):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
     return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+
+
+def _is_tables(v):
+    return isinstance(v, (list, tuple)) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def render_table(path, table, array=False):
+    """Lines of `[path]` (or `[[path]]`): scalar keys first, then each dict value
+    as a sub-table `[path.key]` and each list of dicts as `[[path.key]]`."""
+    lines = ["", f"[[{path}]]" if array else f"[{path}]"]
+    subs = []
+    for k, v in table.items():
+        if isinstance(v, dict) or _is_tables(v):
+            subs.append((k, v))
+        else:
+            lines.append(f"{k} = {toml_value(v)}")
+    for k, v in subs:
+        if isinstance(v, dict):
+            lines += render_table(f"{path}.{k}", v)
+        else:
+            for item in v:
+                lines += render_table(f"{path}.{k}", item, array=True)
+    return lines
 
 
 def router(name, ns, vip="169.254.0.1/24", interface="ha-r1", **extra):
@@ -197,7 +234,7 @@ def router(name, ns, vip="169.254.0.1/24", interface="ha-r1", **extra):
 def render_config(daemon, routers):
     lines = ["[daemon]"] + [f"{k} = {toml_value(v)}" for k, v in daemon.items()]
     for r in routers:
-        lines += ["", "[[router]]"] + [f"{k} = {toml_value(v)}" for k, v in r.items()]
+        lines += render_table("router", r, array=True)
     return "\n".join(lines) + "\n"
 
 
@@ -216,6 +253,62 @@ def descendants(pid):
                     out.append(k)
                     todo.append(k)
     return out
+
+
+def proc_state(pid):
+    """The process's state letter (field 3 of /proc/PID/stat), None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie (an unreaped zombie is not running)."""
+    return proc_state(pid) not in (None, "Z")
+
+
+def cmdline(pid):
+    """The process's argv as a list ([] when gone or a zombie)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def parent_pid(pid):
+    """The process's parent PID (field 4 of /proc/PID/stat), None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def netns_inode_of(pid):
+    """The inode of pid's network namespace, None when gone."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def find_processes(*fragment):
+    """PIDs of the live (non-zombie) processes whose argv contains `fragment`
+    as consecutive arguments."""
+    fragment = [str(a) for a in fragment]
+    n = len(fragment)
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        argv = cmdline(pid)
+        if any(argv[i:i + n] == fragment for i in range(len(argv) - n + 1)) and alive(pid):
+            out.append(pid)
+    return sorted(out)
 
 
 def start_time(pid):
