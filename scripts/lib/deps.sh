@@ -4,7 +4,7 @@ HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsys
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libexpected-dev)
 HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
-  keepalived)
+  keepalived radvd ndisc6)
 
 # havip_install_deps PKG…: installs the packages not yet installed (all of
 # them, after an apt-get update, when CI is set or when any is missing).

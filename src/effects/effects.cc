@@ -21,7 +21,9 @@ void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConf
       Role role = role_of(r.name);
       if (role != Role::unknown) waiting_[r.name] = role;
     }
-    next.emplace(r.name, std::make_unique<RouterEffects>(ctx_, daemon, r));
+    auto fresh = std::make_unique<RouterEffects>(ctx_, daemon, r);
+    fresh->prepare(now);
+    next.emplace(r.name, std::move(fresh));
   }
   for (auto& [name, gone] : routers_) {  // removed
     gone->stop(now);
@@ -37,7 +39,7 @@ void Effects::transition(const RoleChange& c, TimePoint now) {
   if (it == routers_.end()) return;
   if (auto w = waiting_.find(c.router); w != waiting_.end()) {
     w->second = c.to;
-    it->second->hooks(c.from, c.to, now);
+    it->second->hooks(c.from, c.to);
     return;
   }
   it->second->transition(c.from, c.to, now);

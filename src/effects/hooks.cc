@@ -28,7 +28,7 @@ std::vector<std::string> HookQueue::environment(const std::string& router,
                             "HAVIP_PREVIOUS_ROLE=" + std::string(role_name(from))});
 }
 
-void HookQueue::transition(Role from, Role to, TimePoint now) {
+void HookQueue::transition(Role from, Role to) {
   auto env = environment(router_, netns_, from, to);
   for (const auto& h : hooks_) {
     ProcessSpec spec{router_, "hook " + program_name(h.command[0]) + " (" +
@@ -36,10 +36,10 @@ void HookQueue::transition(Role from, Role to, TimePoint now) {
                      netns_, h.command, env};
     queue_.push_back(Job{std::move(spec), h.timeout});
   }
-  if (!running_) next(now);
+  if (!running_) next();
 }
 
-void HookQueue::next(TimePoint now) {
+void HookQueue::next() {
   while (!running_ && !queue_.empty()) {
     Job job = std::move(queue_.front());
     queue_.pop_front();
@@ -52,7 +52,7 @@ void HookQueue::next(TimePoint now) {
       continue;  // the next hook still runs: one broken hook must not block the others
     }
     pid_ = *id;
-    kill_at_ = now + job.timeout;
+    kill_at_ = clock_() + job.timeout;  // from its own start, not the batch's
     running_ = std::move(job);
   }
 }
@@ -63,7 +63,7 @@ void HookQueue::done(ExitStatus status) {
   running_.reset();
   kill_at_.reset();
   // The next hook's timeout counts from the moment it is started.
-  next(clock_());
+  next();
 }
 
 void HookQueue::tick(TimePoint now) {

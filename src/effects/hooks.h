@@ -25,7 +25,7 @@ class HookQueue {
   HookQueue& operator=(const HookQueue&) = delete;
 
   // Queues every hook for the transition from -> to.
-  void transition(Role from, Role to, TimePoint now);
+  void transition(Role from, Role to);
   void tick(TimePoint now);
   std::optional<TimePoint> deadline() const;
   // Shutdown: queued hooks are dropped (and logged), a running one is killed.
@@ -42,7 +42,7 @@ class HookQueue {
     ProcessSpec spec;
     Millis timeout;
   };
-  void next(TimePoint now);
+  void next();
   void done(ExitStatus status);
 
   Launcher& launcher_;

@@ -9,11 +9,12 @@ namespace havip {
 namespace {
 
 constexpr const char* kConf = "radvd.conf";
+constexpr const char* kCheckConf = "radvd.check.conf";  // what --configtest read
 constexpr const char* kPid = "radvd.pid";
 
-std::string conf_path(const DaemonConfig& d, const RouterConfig& r) {
+std::string conf_path(const DaemonConfig& d, const RouterConfig& r, const char* name = kConf) {
   if (!r.radvd->config_file.empty()) return r.radvd->config_file;
-  return d.run_dir + "/" + r.name + "/" + kConf;
+  return d.run_dir + "/" + r.name + "/" + name;
 }
 
 SupervisorPolicy radvd_policy() {
@@ -37,7 +38,7 @@ ProcessSpec RadvdEffect::run_spec(const DaemonConfig& d, const RouterConfig& r) 
 
 ProcessSpec RadvdEffect::check_spec(const DaemonConfig& d, const RouterConfig& r) {
   return ProcessSpec{r.name, "radvd --configtest", r.netns,
-                     {d.radvd_binary, "--configtest", "--config", conf_path(d, r),
+                     {d.radvd_binary, "--configtest", "--config", conf_path(d, r, kCheckConf),
                       "--logmethod", "stderr"},
                      child_environment(r.name, r.netns)};
 }
@@ -50,6 +51,15 @@ RadvdEffect::RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockF
       rendered_(router.radvd->config_file.empty() ? render_radvd_conf(*router.radvd) : ""),
       supervisor_(launcher, std::move(clock), run_spec(daemon, router), radvd_policy(),
                   check_spec(daemon, router)) {}
+
+void RadvdEffect::precheck(TimePoint now) {
+  if (!rendered_.empty()) {
+    // A file of its own: radvd.conf exists only while radvd may run.
+    auto ok = files_.write(run_dir_, router_, kCheckConf, rendered_);
+    if (!ok) return;  // the check runs at the first start instead
+  }
+  supervisor_.precheck(now);
+}
 
 tl::expected<void, std::string> RadvdEffect::role(Role role, TimePoint now) {
   if (role == Role::primary) {

@@ -21,6 +21,8 @@ class RadvdEffect {
   RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockFn clock,
               const DaemonConfig& daemon, const RouterConfig& router);
 
+  // Checks the configuration with radvd --configtest ahead of any transition.
+  void precheck(TimePoint now);
   // Returns an error when the config could not be written (the caller retries).
   tl::expected<void, std::string> role(Role role, TimePoint now);
   void tick(TimePoint now) { supervisor_.tick(now); }

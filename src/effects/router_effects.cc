@@ -34,14 +34,18 @@ RouterEffects::RouterEffects(EffectsContext ctx, const DaemonConfig& daemon,
   }
 }
 
+void RouterEffects::prepare(TimePoint now) {
+  if (radvd_) radvd_->precheck(now);
+}
+
 void RouterEffects::transition(Role from, Role to, TimePoint now) {
   role_ = to;
   apply(now);
-  hooks(from, to, now);
+  hooks(from, to);
 }
 
-void RouterEffects::hooks(Role from, Role to, TimePoint now) {
-  if (!config_.hooks.empty()) hooks_.transition(from, to, now);
+void RouterEffects::hooks(Role from, Role to) {
+  if (!config_.hooks.empty()) hooks_.transition(from, to);
 }
 
 void RouterEffects::enter(Role role, TimePoint now) {

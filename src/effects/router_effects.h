@@ -29,12 +29,14 @@ class RouterEffects {
  public:
   RouterEffects(EffectsContext ctx, const DaemonConfig& daemon, const RouterConfig& router);
 
+  // Work that can be done before any transition (radvd's configtest).
+  void prepare(TimePoint now);
   // An applied transition: every effect for `to`, then the hooks.
   void transition(Role from, Role to, TimePoint now);
   // Takes `role` without a transition (a reloaded router): no hooks.
   void enter(Role role, TimePoint now);
   // Only the hooks of a transition (the effects wait for a predecessor).
-  void hooks(Role from, Role to, TimePoint now);
+  void hooks(Role from, Role to);
   // The gateway interface (re)appeared: its sysctls for the current role.
   void gateway_appeared(TimePoint now);
   // Stops every child (shutdown, router removed): as for `unknown`.

@@ -29,12 +29,7 @@ void Supervisor::want(bool run, TimePoint now) {
       if (run) start(now);
       break;
     case State::checking:
-      if (!run) {
-        launcher_.signal(pid_, SIGKILL);
-        state_ = State::stopping;  // its exit is still to be seen
-        due_.reset();
-      }
-      break;
+      break;  // exited() starts the command only if it is still wanted then
     case State::running:
       if (!run) {
         launcher_.signal(pid_, policy_.stop_signal);
@@ -52,6 +47,10 @@ void Supervisor::want(bool run, TimePoint now) {
     case State::stopping:
       break;  // exited() starts it again if it is wanted by then
   }
+}
+
+void Supervisor::precheck(TimePoint now) {
+  if (check_ && !checked_ && state_ == State::idle) start(now);
 }
 
 void Supervisor::tick(TimePoint now) {
@@ -74,7 +73,7 @@ void Supervisor::start(TimePoint now) {
     auto id = launcher_.start(*check_, [self](ExitStatus st) {
       if (auto p = self.lock()) (*p)->exited(st);
     });
-    if (!id) return failed(id.error(), now);
+    if (!id) return failed(check_->what + " could not start: " + id.error(), now);
     pid_ = *id;
     state_ = State::checking;
     return;
@@ -87,7 +86,7 @@ void Supervisor::start_main(TimePoint now) {
   auto id = launcher_.start(spec_, [self](ExitStatus st) {
     if (auto p = self.lock()) (*p)->exited(st);
   });
-  if (!id) return failed(id.error(), now);
+  if (!id) return failed(spec_.what + " could not start: " + id.error(), now);
   pid_ = *id;
   state_ = State::running;
   started_ = now;
@@ -106,11 +105,13 @@ void Supervisor::exited(ExitStatus status) {
   }
   if (was == State::checking) {
     if (!status.success())
-      return failed(fmt::format("{} rejected its configuration ({})", spec_.what,
+      return failed(fmt::format("{} rejected the configuration ({})", spec_.what,
                                 status.to_string()),
                     now);
     checked_ = true;
-    return start_main(now);
+    if (wanted_) return start_main(now);
+    state_ = State::idle;
+    return;
   }
   // running: it died on its own.
   if (now - started_ >= policy_.stable_after) failures_ = 0;
@@ -118,15 +119,15 @@ void Supervisor::exited(ExitStatus status) {
 }
 
 void Supervisor::failed(const std::string& why, TimePoint now) {
+  if (!wanted_) {  // a check ahead of time: reported now, tried again at the start
+    state_ = State::idle;
+    spdlog::error("{}: {}", spec_.router, why);
+    return;
+  }
   Millis delay = policy_.restart_initial;
   for (unsigned i = 0; i < failures_ && delay < policy_.restart_max; ++i) delay *= 2;
   delay = std::min(delay, policy_.restart_max);
   ++failures_;
-  if (!wanted_) {
-    state_ = State::idle;
-    spdlog::warn("{}: {}", spec_.router, why);
-    return;
-  }
   state_ = State::backoff;
   due_ = now + delay;
   spdlog::error("{}: {}; restarting in {}", spec_.router, why, delay);

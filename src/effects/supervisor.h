@@ -5,8 +5,9 @@
 //
 //   state      want(true)         want(false)           exited               tick (due)
 //   idle       start              -                     -                    -
-//   checking   -                  kill check -> idle    ok: start / else     -
-//                                                       backoff
+//   checking   -                  (the check finishes;  ok: start if wanted  -
+//                                 only the command      / else backoff if
+//                                 itself is stopped)    wanted, idle if not
 //   running    -                  stop signal ->        backoff (restart)    -
 //                                 stopping
 //   stopping   (restart on exit)  -                     idle, or start if    SIGKILL
@@ -45,6 +46,9 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   void want(bool run, TimePoint now);
+  // Runs the check now, ahead of the first start, so that a rejected
+  // configuration is reported at start-up and the first start is immediate.
+  void precheck(TimePoint now);
   void tick(TimePoint now);
   std::optional<TimePoint> deadline() const;
 

@@ -139,23 +139,37 @@ TEST(Sysctls, AFailureIsRetriedWithBackoffWithoutHoldingUpAnotherRouter) {
 
 // --- radvd -----------------------------------------------------------------
 
-TEST(Radvd, CheckedOnceThenStartedOnPrimary) {
+// Most tests start once the configtest, run when the router is configured, passed.
+void checked(Rig& rig, const std::string& router = "r1") {
+  rig.launcher.exit(router, "radvd --configtest");
+  rig.take();
+}
+
+TEST(Radvd, CheckedWhenConfiguredThenStartedAtOnceOnPrimary) {
   Rig rig({radvd_router("r1")});
-  rig.role("r1", U, P);
-  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf",
+  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.check.conf",
                                       "start r1 radvd --configtest"));
-  rig.launcher.exit("r1", "radvd --configtest");
-  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd --configtest (exit code 0)", "start r1 radvd"));
+  checked(rig);
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf", "start r1 radvd"));
   EXPECT_THAT(rig.launcher.spec("r1", "radvd").argv,
               ElementsAre("/usr/sbin/radvd", "--nodaemon", "--config", "/run/havip/r1/radvd.conf",
                           "--pidfile", "/run/havip/r1/radvd.pid", "--logmethod", "stderr"));
   EXPECT_EQ(rig.launcher.spec("r1", "radvd").netns, "ns-r1");
 }
 
-TEST(Radvd, KilledAndItsFilesRemovedOnBackup) {
+TEST(Radvd, APrimaryDuringTheCheckStartsRadvdWhenItPasses) {
   Rig rig({radvd_router("r1")});
   rig.role("r1", U, P);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
   rig.launcher.exit("r1", "radvd --configtest");
+  EXPECT_TRUE(rig.launcher.running("r1", "radvd"));
+}
+
+TEST(Radvd, KilledAndItsFilesRemovedOnBackup) {
+  Rig rig({radvd_router("r1")});
+  checked(rig);
+  rig.role("r1", U, P);
   rig.take();
   rig.role("r1", P, B);
   EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf"));
@@ -165,21 +179,20 @@ TEST(Radvd, KilledAndItsFilesRemovedOnBackup) {
 
 TEST(Radvd, NeverRunsOnABackupEvenAcrossAFastFlap) {
   Rig rig({radvd_router("r1")});
+  rig.take();
   rig.role("r1", U, P);
   rig.role("r1", P, B);  // before the configtest finished
-  rig.launcher.exit("r1", "radvd --configtest", {0, SIGKILL});
+  rig.launcher.exit("r1", "radvd --configtest");
   EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
   EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf",
-                                      "start r1 radvd --configtest",
-                                      "signal r1 radvd --configtest SIGKILL",
                                       "remove /run/havip/r1/radvd.conf",
-                                      "exit r1 radvd --configtest (killed by SIGKILL)"));
+                                      "exit r1 radvd --configtest (exit code 0)"));
 }
 
 TEST(Radvd, ANewRadvdWaitsUntilTheKilledOneIsGone) {
   Rig rig({radvd_router("r1")});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.role("r1", P, B);
   rig.role("r1", B, P);
   rig.take();
@@ -191,8 +204,8 @@ TEST(Radvd, ANewRadvdWaitsUntilTheKilledOneIsGone) {
 
 TEST(Radvd, RespawnedWithExponentialBackoffWhilePrimary) {
   Rig rig({radvd_router("r1")});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.launcher.exit("r1", "radvd", {1, 0});
   rig.take();
   rig.at(99);
@@ -215,8 +228,8 @@ TEST(Radvd, RespawnedWithExponentialBackoffWhilePrimary) {
 
 TEST(Radvd, BackoffStopsWhenTheRouterBecomesBackup) {
   Rig rig({radvd_router("r1")});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.launcher.exit("r1", "radvd", {1, 0});
   rig.role("r1", P, B);
   rig.at(60000);
@@ -224,18 +237,24 @@ TEST(Radvd, BackoffStopsWhenTheRouterBecomesBackup) {
   EXPECT_TRUE(rig.effects.quiet());
 }
 
-TEST(Radvd, ARejectedConfigIsAnErrorRetriedWithBackoff) {
+TEST(Radvd, ARejectedConfigIsReportedAtOnceAndRetriedWithBackoffWhilePrimary) {
   Rig rig({radvd_router("r1")});
-  rig.role("r1", U, P);
+  rig.launcher.exit("r1", "radvd --configtest", {1, 0});  // reported before any transition
+  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  rig.role("r1", U, P);  // checked again, still rejected
   rig.launcher.exit("r1", "radvd --configtest", {1, 0});
   EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
+  rig.at(99);
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd --configtest"));
   rig.at(100);
   EXPECT_TRUE(rig.launcher.running("r1", "radvd --configtest"));
 }
 
 TEST(Radvd, AMissingBinaryIsAnErrorRetriedWithBackoff) {
-  Rig rig({radvd_router("r1")});
+  Rig rig({});
   rig.launcher.fail_exec("/usr/sbin/radvd");
+  rig.configure({radvd_router("r1")});
+  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
   rig.role("r1", U, P);
   EXPECT_FALSE(rig.launcher.running("r1", "radvd --configtest"));
   EXPECT_EQ(rig.effects.deadline(), rig.now + Millis(100));
@@ -246,8 +265,9 @@ TEST(Radvd, AGivenConfigFileIsUsedAsItIsAndNeverRemoved) {
   r.radvd->interfaces.clear();
   r.radvd->config_file = "/etc/havip/r1-radvd.conf";
   Rig rig({r});
+  EXPECT_EQ(rig.launcher.spec("r1", "radvd --configtest").argv[3], "/etc/havip/r1-radvd.conf");
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   EXPECT_EQ(rig.launcher.spec("r1", "radvd").argv[3], "/etc/havip/r1-radvd.conf");
   rig.role("r1", P, B);
   EXPECT_FALSE(rig.files.exists("/etc/havip/r1-radvd.conf"));
@@ -333,38 +353,43 @@ TEST(Order, SysctlsThenRadvdThenServicesThenHooks) {
   r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
   r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
   Rig rig({r});
+  checked(rig);
   rig.role("r1", U, P);
   EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1",
                                       "sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
                                       "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1",
                                       "write /run/havip/r1/radvd.conf",
-                                      "start r1 radvd --configtest",
+                                      "start r1 radvd",
                                       "start r1 service haproxy",
                                       "start r1 hook notify (primary)"));
 }
 
 TEST(Reload, AChangedRouterStartsItsNewRadvdOnlyAfterTheOldOneIsGone) {
   Rig rig({radvd_router("r1")});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.take();
   auto changed = radvd_router("r1");
   changed.radvd->interfaces[0].mtu = 1400;
   rig.configure({changed}, P);
-  EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf"));
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf",
+                                      "write /run/havip/r1/radvd.check.conf",
+                                      "start r1 radvd --configtest"));
+  rig.launcher.exit("r1", "radvd --configtest");
+  EXPECT_FALSE(rig.launcher.running("r1", "radvd --configtest"));
   rig.launcher.exit("r1", "radvd", {0, SIGKILL});
   rig.at(1);
-  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd (killed by SIGKILL)",
-                                      "write /run/havip/r1/radvd.conf",
-                                      "start r1 radvd --configtest"));
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 radvd --configtest (exit code 0)",
+                                      "exit r1 radvd (killed by SIGKILL)",
+                                      "write /run/havip/r1/radvd.conf", "start r1 radvd"));
   EXPECT_NE(rig.files.content("/run/havip/r1/radvd.conf").find("AdvLinkMTU 1400;"),
             std::string::npos);
 }
 
 TEST(Reload, AnUnchangedRouterIsNotTouched) {
   Rig rig({radvd_router("r1")});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.take();
   rig.configure({radvd_router("r1")}, P);
   EXPECT_THAT(rig.take(), IsEmpty());
@@ -374,8 +399,8 @@ TEST(Shutdown, StopsEveryChild) {
   auto r = radvd_router("r1");
   r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
   Rig rig({r});
+  checked(rig);
   rig.role("r1", U, P);
-  rig.launcher.exit("r1", "radvd --configtest");
   rig.take();
   rig.effects.shutdown(rig.now);
   EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf",
