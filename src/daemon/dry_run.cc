@@ -29,7 +29,7 @@ class DryStateFiles final : public StateFiles {
 
 class DrySysctls final : public Sysctls {
  public:
-  tl::expected<bool, std::string> set(const std::string& netns, const std::string& path,
+  tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                       const std::string& value) override {
     spdlog::info("dry-run: would set {} = {} in {}", path, value,
                  netns.empty() ? "the host namespace" : netns);

@@ -1,5 +1,7 @@
 #include "effects/router_effects.h"
 
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include "core/sysctl_plan.h"
@@ -74,10 +76,20 @@ void RouterEffects::gateway_appeared(TimePoint now) {
 
 bool RouterEffects::apply_sysctls() {
   bool ok = true;
+  const std::string gateway = "net/ipv6/conf/" + config_.gateway_interface + "/";
   for (const auto& w : sysctls_for(config_, role_)) {
     auto r = ctx_.sysctls.set(config_.netns, w.path, w.value);
+    if (!r && r.error().error == ENOENT && !config_.gateway_interface.empty() &&
+        w.path.starts_with(gateway)) {
+      // Normal on a Neutron node: the gateway port is plugged later. Its
+      // values are written when it appears (GatewayAppeared), no retry needed.
+      spdlog::info("{}: gateway interface {} does not exist yet; its sysctls follow when it "
+                   "appears",
+                   config_.name, config_.gateway_interface);
+      continue;
+    }
     if (!r) {
-      spdlog::error("{}: sysctl {}: {}", config_.name, w.path, r.error());
+      spdlog::error("{}: sysctl {}: {}", config_.name, w.path, r.error().message);
       ok = false;  // the others are still written
     } else if (*r) {
       spdlog::debug("{}: sysctl {} = {}", config_.name, w.path, w.value);

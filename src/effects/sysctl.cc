@@ -21,7 +21,7 @@ std::string trimmed(std::string s) {
 
 }  // namespace
 
-tl::expected<bool, std::string> ProcSysctls::set(const std::string& netns,
+tl::expected<bool, SysctlError> ProcSysctls::set(const std::string& netns,
                                                  const std::string& path,
                                                  const std::string& value) {
   const std::string full = "/proc/sys/" + path;
@@ -31,18 +31,18 @@ tl::expected<bool, std::string> ProcSysctls::set(const std::string& netns,
     fd = open_it();
   } else {
     int ns = netns_fd_(netns);
-    if (ns < 0) return tl::unexpected("namespace " + netns + " is not available");
+    if (ns < 0) return tl::unexpected(SysctlError{ESRCH, "namespace " + netns + " is not available"});
     auto in = netns::run_in(ns, home_netns_, open_it);
-    if (!in) return tl::unexpected(in.error());
+    if (!in) return tl::unexpected(SysctlError{EINVAL, in.error()});
     fd = std::move(*in);
   }
-  if (!fd) return tl::unexpected(full + ": " + std::strerror(errno));
+  if (!fd) return tl::unexpected(SysctlError{errno, full + ": " + std::strerror(errno)});
   std::array<char, 256> buf{};
   ssize_t n = ::pread(fd.get(), buf.data(), buf.size() - 1, 0);
   if (n >= 0 && trimmed(std::string(buf.data(), static_cast<std::size_t>(n))) == value)
     return false;
   if (::pwrite(fd.get(), value.data(), value.size(), 0) != static_cast<ssize_t>(value.size()))
-    return tl::unexpected(full + " = " + value + ": " + std::strerror(errno));
+    return tl::unexpected(SysctlError{errno, full + " = " + value + ": " + std::strerror(errno)});
   return true;
 }
 

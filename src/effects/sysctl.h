@@ -10,12 +10,17 @@
 
 namespace havip {
 
+struct SysctlError {
+  int error = 0;  // errno; ENOENT: no such sysctl (e.g. the interface does not exist)
+  std::string message;
+};
+
 class Sysctls {
  public:
   virtual ~Sysctls() = default;
   // Sets /proc/sys/`path` in `netns` to `value` unless it already has it.
   // Returns whether it wrote.
-  virtual tl::expected<bool, std::string> set(const std::string& netns, const std::string& path,
+  virtual tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                               const std::string& value) = 0;
 };
 
@@ -24,7 +29,7 @@ class ProcSysctls final : public Sysctls {
   using NetnsFd = std::function<int(const std::string& netns)>;  // -1: not available
   ProcSysctls(int home_netns, NetnsFd netns_fd)
       : home_netns_(home_netns), netns_fd_(std::move(netns_fd)) {}
-  tl::expected<bool, std::string> set(const std::string& netns, const std::string& path,
+  tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                       const std::string& value) override;
 
  private:

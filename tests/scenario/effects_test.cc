@@ -107,6 +107,19 @@ TEST(Sysctls, GatewayAddedAfterTheTransitionGetsItsValues) {
                                       "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
 }
 
+TEST(Sysctls, AGatewayInterfaceNotThereYetIsNotAFailureToRetry) {
+  Rig rig({gateway_router("r1")});
+  rig.sysctls.missing_interface("qg-r1", true);
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1"));
+  EXPECT_THAT(rig.effects.router("r1")->failing(), IsEmpty());
+  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  rig.sysctls.missing_interface("qg-r1", false);  // plugged: the engine says GatewayAppeared
+  rig.effects.gateway_appeared("r1", rig.now);
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
+}
+
 TEST(Sysctls, ExtraPerRoleSettingsFollowTheMatrix) {
   auto r = gateway_router("r1");
   r.sysctls = {{"net.ipv4.conf.all.arp_ignore", "1", "0"}, {"net/ipv4/conf/eth0.5/rp_filter", "", "2"}};

@@ -207,3 +207,21 @@ TEST(Reconfigure, RouterMovedToANamespaceNotReadYetBecomesUnknown) {
 
 }  // namespace
 }  // namespace havip::testing
+
+namespace havip::testing {
+namespace {
+
+TEST(Gateway, AGatewayInterfaceAppearingAfterADecisionIsAnnounced) {
+  auto r1 = router("r1", "ns1", "ha-r1", "169.254.0.1/24");
+  r1.gateway_interface = "qg-r1";
+  Scenario s({r1});
+  EXPECT_EQ(s.run("@0 link 5 qg-r1"), std::vector<std::string>{});  // nothing decided yet
+  EXPECT_EQ(s.run("@1 boot vip age=9000"), std::vector<std::string>{"r1 unknown->primary"});
+  EXPECT_EQ(s.run("@2 unlink 5; link 6 qg-r1"), std::vector<std::string>{"r1 gateway appeared"});
+  EXPECT_EQ(s.run("@3 link 6 qg-r1"), std::vector<std::string>{});  // a mere update
+  EXPECT_EQ(s.run("@4 link 7 tmp; link 7 qg-r1"),
+            std::vector<std::string>{"r1 gateway appeared"});  // renamed into place
+}
+
+}  // namespace
+}  // namespace havip::testing

@@ -1,5 +1,6 @@
 #include "scenario/fakes.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <stdexcept>
@@ -48,9 +49,12 @@ const ProcessSpec& FakeLauncher::spec(const std::string& router, const std::stri
   throw std::logic_error("not running: " + router + " " + what);
 }
 
-tl::expected<bool, std::string> FakeSysctls::set(const std::string& netns, const std::string& path,
+tl::expected<bool, SysctlError> FakeSysctls::set(const std::string& netns, const std::string& path,
                                                  const std::string& value) {
-  if (failing_.contains(path)) return tl::unexpected(path + ": Permission denied");
+  if (failing_.contains(path)) return tl::unexpected(SysctlError{EACCES, path + ": Permission denied"});
+  for (const auto& prefix : failing_)
+    if (prefix.ends_with('/') && path.starts_with(prefix))
+      return tl::unexpected(SysctlError{ENOENT, path + ": No such file or directory"});
   auto& v = values_[{netns, path}];
   if (v == value) return false;
   v = value;

@@ -47,7 +47,7 @@ class FakeLauncher final : public Launcher {
 class FakeSysctls final : public Sysctls {
  public:
   explicit FakeSysctls(Journal& journal) : journal_(journal) {}
-  tl::expected<bool, std::string> set(const std::string& netns, const std::string& path,
+  tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                       const std::string& value) override;
   std::string get(const std::string& netns, const std::string& path) const;
   void fail(const std::string& path, bool on) {
@@ -55,6 +55,10 @@ class FakeSysctls final : public Sysctls {
       failing_.insert(path);
     else
       failing_.erase(path);
+  }
+  // Sysctls below net/ipv6/conf/IFNAME/ do not exist (ENOENT) until added.
+  void missing_interface(const std::string& ifname, bool on) {
+    fail("net/ipv6/conf/" + ifname + "/", on);
   }
 
  private:
