@@ -56,7 +56,9 @@ struct RadvdInterface {
 
 struct RadvdConfig {
   std::vector<RadvdInterface> interfaces;  // rendered into radvd.conf …
-  std::string config_file;                 // … or this file used as it is
+  std::string config_file;                 // … or this file used as it is …
+  std::string content;                     // … or this text (Neutron's, as last seen)
+  std::string pid_file;                    // empty: <run_dir>/<router>/radvd.pid
   std::string user;                        // radvd -u USER (empty: none)
   bool operator==(const RadvdConfig&) const = default;
 };
@@ -88,6 +90,8 @@ struct HookConfig {
 
 struct RouterConfig {
   std::string name;
+  std::string state_dir;  // resolved: <state_dir>/<name>/state (Neutron: <state_path>/ha_confs)
+  bool notify_l3_agent = false;  // Neutron mode: tell the L3 agent every applied role
   std::string netns;  // empty: the namespace havipd was started in
   std::string interface;
   IpPrefix vip;
@@ -104,9 +108,20 @@ struct RouterConfig {
   std::string where() const;
 };
 
+// Neutron drop-in mode: routers are discovered from Neutron's state_path.
+struct NeutronConfig {
+  std::string state_path = "/var/lib/neutron";
+  // Beyond Neutron: apply the gateway sysctls and run radvd for its routers
+  // even while the L3 agent is down (Neutron bug #1677279).
+  bool manage_ipv6 = false;
+  std::string radvd_user;  // radvd -u USER, as the agent's radvd_user option
+  bool operator==(const NeutronConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it was read from
   DaemonConfig daemon;
+  std::optional<NeutronConfig> neutron;
   std::vector<RouterConfig> routers;
 };
 

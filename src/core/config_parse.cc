@@ -41,8 +41,8 @@ struct Schema {
   std::span<const std::string_view> planned;
 };
 
-constexpr std::string_view kTopKeys[] = {"daemon", "router"};
-constexpr std::string_view kTopPlanned[] = {"neutron"};
+constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "router"};
+constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
 constexpr std::string_view kDaemonKeys[] = {
     "state_dir",  "hold_down_ms", "netns_dir",   "netlink_receive_buffer",
     "state_sync", "run_dir",      "radvd_binary"};
@@ -58,7 +58,8 @@ constexpr std::string_view kRadvdPrefixKeys[] = {"prefix", "mode"};
 constexpr std::string_view kServiceKeys[] = {"command", "stop_timeout_ms"};
 constexpr std::string_view kHookKeys[] = {"command", "timeout_ms"};
 
-constexpr Schema kTopSchema{kTopKeys, kTopPlanned};
+constexpr Schema kTopSchema{kTopKeys, {}};
+constexpr Schema kNeutronSchema{kNeutronKeys, {}};
 constexpr Schema kDaemonSchema{kDaemonKeys, kDaemonPlanned};
 constexpr Schema kRouterSchema{kRouterKeys, {}};
 constexpr Schema kSysctlSchema{kSysctlKeys, {}};
@@ -537,6 +538,17 @@ DaemonConfig parse_daemon(TableReader& top) {
   return d;
 }
 
+std::optional<NeutronConfig> parse_neutron(TableReader& top) {
+  auto r = top.sub("neutron");
+  if (!r) return std::nullopt;
+  r->reject_unknown(kNeutronSchema);
+  NeutronConfig n;
+  if (auto v = r->absolute_path("state_path")) n.state_path = *v;
+  if (auto v = r->boolean("manage_ipv6")) n.manage_ipv6 = *v;
+  n.radvd_user = r->checked("radvd_user", valid_user_name, kUserRule).value_or("");
+  return n;
+}
+
 std::string sysctl_key(TableReader& r) {
   if (!r.require("key")) return {};
   auto key = r.string("key");
@@ -789,12 +801,16 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   Config config;
   config.path = file;
   config.daemon = parse_daemon(top);
+  config.neutron = parse_neutron(top);
   auto routers = parse_routers(top, config.daemon.hold_down);
   check_unique_names(errors, routers);
   check_unique_vips(errors, routers);
   if (errors.count() > 0) return tl::unexpected(std::move(errors).sorted());
 
-  for (auto& r : routers) config.routers.push_back(std::move(r.config));
+  for (auto& r : routers) {
+    r.config.state_dir = config.daemon.state_dir;
+    config.routers.push_back(std::move(r.config));
+  }
   return config;
 }
 

@@ -39,6 +39,11 @@ void Engine::index() {
   }
 }
 
+const RouterConfig* Engine::router(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &routers_[it->second].config;
+}
+
 std::optional<Role> Engine::role_of(const std::string& router) const {
   auto it = by_name_.find(router);
   if (it == by_name_.end()) return std::nullopt;

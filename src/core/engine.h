@@ -49,6 +49,8 @@ class Engine {
   bool synced(const std::string& netns) const;
 
   std::vector<RouterStatus> status() const;
+  // A router's configuration; nullptr if no such router is configured.
+  const RouterConfig* router(const std::string& name) const;
   // The role of one router; nullopt if no such router is configured.
   std::optional<Role> role_of(const std::string& router) const;
   RoleCounts counts() const;

@@ -27,8 +27,8 @@ namespace havip {
 namespace {
 
 std::unique_ptr<StateFiles> make_state_files(const DaemonConfig& d, bool dry_run) {
-  if (dry_run) return dry_run_state_files(d.state_dir);
-  return std::make_unique<FsStateFiles>(d.state_dir, d.state_sync);
+  if (dry_run) return dry_run_state_files();
+  return std::make_unique<FsStateFiles>(d.state_sync);
 }
 
 std::uint64_t usec_of(TimePoint t) {
@@ -262,7 +262,9 @@ void Daemon::apply(const RoleChange& c) {
 }
 
 void Daemon::write_state(const std::string& router, Role role) {
-  auto ok = state_files_->write(router, role);
+  const RouterConfig* config = engine_.router(router);
+  if (!config) return;  // removed meanwhile
+  auto ok = state_files_->write(config->state_dir, router, role);
   if (ok) {
     state_retry_.clear(router);
     return;

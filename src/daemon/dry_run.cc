@@ -15,16 +15,13 @@ namespace {
 
 class DryStateFiles final : public StateFiles {
  public:
-  explicit DryStateFiles(std::string dir) : files_(std::move(dir), StateSync::off) {}
-  tl::expected<void, std::string> write(const std::string& router, Role role) override {
+  tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
+                                        Role role) override {
     spdlog::info("{}: dry-run: would write '{}' to {}", router, role_name(role),
-                 files_.path_of(router));
+                 FsStateFiles::path_of(dir, router));
     return {};
   }
   void sync() override {}
-
- private:
-  FsStateFiles files_;  // only for path_of()
 };
 
 class DrySysctls final : public Sysctls {
@@ -49,6 +46,9 @@ class DryFiles final : public RunFiles {
   }
   tl::expected<void, std::string> ensure(const std::string&, const std::string&) override {
     return {};
+  }
+  void remove_path(const std::string& path) override {
+    spdlog::info("dry-run: would remove {}", path);
   }
 };
 
@@ -100,9 +100,7 @@ class DryLauncher final : public Launcher {
 
 }  // namespace
 
-std::unique_ptr<StateFiles> dry_run_state_files(std::string state_dir) {
-  return std::make_unique<DryStateFiles>(std::move(state_dir));
-}
+std::unique_ptr<StateFiles> dry_run_state_files() { return std::make_unique<DryStateFiles>(); }
 std::unique_ptr<Sysctls> dry_run_sysctls() { return std::make_unique<DrySysctls>(); }
 std::unique_ptr<RunFiles> dry_run_files() { return std::make_unique<DryFiles>(); }
 std::unique_ptr<Launcher> dry_run_launcher(sd_event* loop) {

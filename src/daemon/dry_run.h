@@ -12,7 +12,7 @@ struct sd_event;
 
 namespace havip {
 
-std::unique_ptr<StateFiles> dry_run_state_files(std::string state_dir);
+std::unique_ptr<StateFiles> dry_run_state_files();
 std::unique_ptr<Sysctls> dry_run_sysctls();
 std::unique_ptr<RunFiles> dry_run_files();
 // "Starts" nothing; a signal makes the pretend process exit on the next loop

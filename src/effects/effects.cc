@@ -4,12 +4,22 @@
 
 namespace havip {
 
+namespace {
+// Whether a reloaded router's effects can stay as they are: where its state
+// file goes is the daemon's business, not a reason to restart radvd.
+bool same_effects(RouterConfig a, RouterConfig b) {
+  a.state_dir.clear();
+  b.state_dir.clear();
+  return a == b;
+}
+}  // namespace
+
 void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConfig>& routers,
                         const std::function<Role(const std::string&)>& role_of, TimePoint now) {
   std::map<std::string, std::unique_ptr<RouterEffects>> next;
   for (const auto& r : routers) {
     auto it = routers_.find(r.name);
-    if (it != routers_.end() && it->second->config() == r) {
+    if (it != routers_.end() && same_effects(it->second->config(), r)) {
       next.emplace(r.name, std::move(it->second));
       routers_.erase(it);
       continue;

@@ -17,6 +17,19 @@ std::string conf_path(const DaemonConfig& d, const RouterConfig& r, const char* 
   return d.run_dir + "/" + r.name + "/" + name;
 }
 
+std::string pid_path(const DaemonConfig& d, const RouterConfig& r) {
+  if (!r.radvd->pid_file.empty()) return r.radvd->pid_file;
+  return d.run_dir + "/" + r.name + "/" + kPid;
+}
+
+// What havipd writes as radvd.conf: rendered from the interfaces, or the
+// text it was given (Neutron's); empty when radvd reads config_file itself.
+std::string content_of(const RouterConfig& r) {
+  if (!r.radvd->config_file.empty()) return {};
+  if (!r.radvd->content.empty()) return r.radvd->content;
+  return render_radvd_conf(*r.radvd);
+}
+
 SupervisorPolicy radvd_policy() {
   SupervisorPolicy p;
   p.stop_signal = SIGKILL;
@@ -27,7 +40,7 @@ SupervisorPolicy radvd_policy() {
 
 ProcessSpec RadvdEffect::run_spec(const DaemonConfig& d, const RouterConfig& r) {
   std::vector<std::string> argv{d.radvd_binary, "--nodaemon", "--config", conf_path(d, r),
-                                "--pidfile", d.run_dir + "/" + r.name + "/" + kPid,
+                                "--pidfile", pid_path(d, r),
                                 "--logmethod", "stderr"};
   if (!r.radvd->user.empty()) {
     argv.push_back("--username");
@@ -48,7 +61,8 @@ RadvdEffect::RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockF
     : files_(files),
       run_dir_(daemon.run_dir),
       router_(router.name),
-      rendered_(router.radvd->config_file.empty() ? render_radvd_conf(*router.radvd) : ""),
+      pid_file_(pid_path(daemon, router)),
+      rendered_(content_of(router)),
       supervisor_(launcher, std::move(clock), run_spec(daemon, router), radvd_policy(),
                   check_spec(daemon, router)) {}
 
@@ -72,7 +86,7 @@ tl::expected<void, std::string> RadvdEffect::role(Role role, TimePoint now) {
   // SIGKILL is sent synchronously here: radvd never runs on a backup.
   supervisor_.want(false, now);
   if (!rendered_.empty()) files_.remove(run_dir_, router_, kConf);
-  files_.remove(run_dir_, router_, kPid);
+  files_.remove_path(pid_file_);
   return {};
 }
 

@@ -36,7 +36,7 @@ class RadvdEffect {
 
  private:
   RunFiles& files_;
-  std::string run_dir_, router_;
+  std::string run_dir_, router_, pid_file_;
   std::string rendered_;  // empty when config_file is used as it is
   Supervisor supervisor_;
 };

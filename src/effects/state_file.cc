@@ -10,17 +10,15 @@ namespace {
 constexpr const char* kFinal = "state";
 }  // namespace
 
-FsStateFiles::FsStateFiles(std::string state_dir, StateSync mode)
-    : dir_(std::move(state_dir)), mode_(mode) {}
-
-std::string FsStateFiles::path_of(const std::string& router) const {
-  return dir_ + "/" + router + "/" + kFinal;
+std::string FsStateFiles::path_of(const std::string& dir, const std::string& router) {
+  return dir + "/" + router + "/" + kFinal;
 }
 
-tl::expected<void, std::string> FsStateFiles::write(const std::string& router, Role role) {
-  auto dir = open_subdir(dir_, router);
+tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
+                                                    const std::string& router, Role role) {
+  auto dir = open_subdir(base, router);
   if (!dir) return tl::unexpected(dir.error());
-  auto written = write_atomic(dir->get(), dir_ + "/" + router, kFinal, role_name(role),
+  auto written = write_atomic(dir->get(), base + "/" + router, kFinal, role_name(role),
                               mode_ == StateSync::inline_);
   if (!written) return tl::unexpected(written.error());
   if (mode_ == StateSync::deferred) {

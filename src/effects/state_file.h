@@ -1,5 +1,6 @@
-// The state file effect: <state_dir>/<router>/state holds "primary" or
-// "backup" without a newline (Neutron's format).
+// The state file effect: <dir>/<router>/state holds "primary" or "backup"
+// without a newline (Neutron's format). `dir` is the router's state_dir
+// ([daemon] state_dir, or Neutron's <state_path>/ha_confs).
 #pragma once
 
 #include <string>
@@ -18,7 +19,8 @@ class StateFiles {
   virtual ~StateFiles() = default;
   // Makes the file say `role` (primary or backup). Atomic: a reader sees the
   // old or the new content, never a torn file.
-  virtual tl::expected<void, std::string> write(const std::string& router, Role role) = 0;
+  virtual tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
+                                                Role role) = 0;
   // Makes the writes since the last sync durable (StateSync::deferred).
   virtual void sync() = 0;
   // Whether there are writes for sync() to make durable.
@@ -27,16 +29,16 @@ class StateFiles {
 
 class FsStateFiles final : public StateFiles {
  public:
-  FsStateFiles(std::string state_dir, StateSync mode);
-  tl::expected<void, std::string> write(const std::string& router, Role role) override;
+  explicit FsStateFiles(StateSync mode) : mode_(mode) {}
+  tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
+                                        Role role) override;
   void sync() override;
   bool dirty() const override { return !unsynced_.empty(); }
 
   // Where a router's state file is, for messages.
-  std::string path_of(const std::string& router) const;
+  static std::string path_of(const std::string& dir, const std::string& router);
 
  private:
-  std::string dir_;
   StateSync mode_;
   // Files renamed into place whose data and directory entry still need an
   // fsync (deferred mode): done after the batch, off the latency path.

@@ -28,7 +28,8 @@ RouterConfig radvd_router(std::string name) {
   RadvdInterface qr;
   qr.name = "qr-" + name;
   qr.prefixes.push_back({*IpPrefix::parse("fd00:1::/64"), PrefixMode::slaac});
-  r.radvd = RadvdConfig{{qr}, "", ""};
+  r.radvd = RadvdConfig{};
+  r.radvd->interfaces = {qr};
   return r;
 }
 

@@ -77,6 +77,9 @@ class FakeFiles final : public RunFiles {
   tl::expected<void, std::string> ensure(const std::string&, const std::string&) override {
     return {};
   }
+  void remove_path(const std::string& path) override {
+    if (files_.erase(path)) journal_.push_back("remove " + path);
+  }
   bool exists(const std::string& path) const { return files_.contains(path); }
   const std::string& content(const std::string& path) const { return files_.at(path); }
 

@@ -69,9 +69,11 @@ IpPrefix prefix(const char* text) { return IpPrefix::parse(text).value(); }
 // A router as a test expects it: what identifies it is given, every other
 // field keeps its default (a braced list would have to name them all).
 RouterConfig signal_router(const char* name, const char* netns, const char* ifname,
-                           const char* vip, Millis hold_down) {
+                           const char* vip, Millis hold_down,
+                           const char* state_dir = "/var/lib/havip") {
   RouterConfig r;
   r.name = name;
+  r.state_dir = state_dir;
   r.netns = netns;
   r.interface = ifname;
   r.vip = prefix(vip);
@@ -146,9 +148,10 @@ hold_down_ms = 0
   EXPECT_EQ(c.daemon.state_sync, StateSync::inline_);
   ASSERT_EQ(c.routers.size(), 2u);
   EXPECT_EQ(c.routers[0],
-            signal_router("edge1", "qrouter-1", "ha-edge1", "169.254.0.1/24", Millis(1500)));
-  EXPECT_EQ(c.routers[1],
-            signal_router("edge2", "qrouter-2", "ha-edge2", "169.254.0.2/24", Millis(0)));
+            signal_router("edge1", "qrouter-1", "ha-edge1", "169.254.0.1/24", Millis(1500),
+                          "/srv/havip"));
+  EXPECT_EQ(c.routers[1], signal_router("edge2", "qrouter-2", "ha-edge2", "169.254.0.2/24",
+                                        Millis(0), "/srv/havip"));
 }
 
 TEST(Config, StateSyncAcceptsEachMode) {
@@ -292,11 +295,34 @@ TEST(ConfigErrors, UnknownTopLevelTable) {
 [daemon]
 hold_down_ms = 2000
 
-[neutron]
+[nuetron]
 state_path = "/var/lib/neutron"
 )"),
-              ElementsAre(IsError(4, "neutron",
-                                  "unknown table 'neutron' (not supported in this version)")));
+              ElementsAre(IsError(4, "nuetron",
+                                  "unknown table 'nuetron' (did you mean 'neutron'?)")));
+}
+
+TEST(Config, NeutronTable) {
+  Config c = config_of(R"(
+[neutron]
+state_path = "/srv/neutron"
+manage_ipv6 = true
+radvd_user = "neutron"
+)");
+  ASSERT_TRUE(c.neutron);
+  EXPECT_EQ(*c.neutron, (NeutronConfig{"/srv/neutron", true, "neutron"}));
+  EXPECT_FALSE(config_of("[daemon]\n").neutron);
+  EXPECT_EQ(*config_of("[neutron]\n").neutron, NeutronConfig{});
+}
+
+TEST(ConfigErrors, NeutronTable) {
+  EXPECT_THAT(errors_of(R"(
+[neutron]
+state_path = "var/lib/neutron"
+manage_ipv6 = "yes"
+)"),
+              ElementsAre(IsError(2, "neutron.state_path", "expected an absolute path"),
+                          IsError(3, "neutron.manage_ipv6", "expected a boolean")));
 }
 
 TEST(ConfigErrors, MisspelledTopLevelTableGetsASuggestion) {
@@ -540,7 +566,7 @@ interface = "ha-edge2"
 vip = "169.254.0.2/24"
 hold_down_ms = "fast"
 
-[neutron]
+[neutorn]
 )"),
               ElementsAre(IsError(2, "daemon.state_sync", "got \"sometimes\""),
                           IsError(3, "daemon.hold_down", "did you mean 'hold_down_ms'?"),
@@ -548,7 +574,7 @@ hold_down_ms = "fast"
                           IsError(8, "router[1].vip", "got \"169.254.0.1\""),
                           IsError(10, "router[2].name", "required key is missing"),
                           IsError(13, "router[2].hold_down_ms", "expected an integer"),
-                          IsError(15, "neutron", "unknown table 'neutron'")));
+                          IsError(15, "neutorn", "unknown table 'neutorn'")));
 }
 
 // ---- what a router does on a change of role ----
@@ -636,7 +662,9 @@ command = ["/usr/local/lib/havip/log"]
   RadvdInterface defaults;
   defaults.name = "qr-edge1b";
   defaults.prefixes = {{prefix("fd00:4::/64"), PrefixMode::slaac}};
-  want.radvd = RadvdConfig{{full, defaults}, "", "radvd"};
+  want.radvd = RadvdConfig{};
+  want.radvd->interfaces = {full, defaults};
+  want.radvd->user = "radvd";
   want.services = {
       {{"/usr/sbin/haproxy", "-Ws", "-f", "/etc/havip/edge1-metadata.cfg"}, Millis(0)},
       {{"/usr/sbin/conntrackd"}, Millis(5000)}};
@@ -673,7 +701,9 @@ TEST(Config, RadvdConfigFileIsTakenInsteadOfInterfaces) {
 config_file = "/etc/havip/edge1-radvd.conf"
 )"));
   ASSERT_EQ(c.routers.size(), 1u);
-  EXPECT_EQ(c.routers[0].radvd, (RadvdConfig{{}, "/etc/havip/edge1-radvd.conf", ""}));
+  RadvdConfig want;
+  want.config_file = "/etc/havip/edge1-radvd.conf";
+  EXPECT_EQ(c.routers[0].radvd, want);
 }
 
 // A radvd interface block of five lines with the numbers under test.

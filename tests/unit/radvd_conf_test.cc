@@ -38,7 +38,13 @@ RadvdInterface iface(std::string name, std::vector<RadvdPrefix> prefixes) {
   return i;
 }
 
-RadvdConfig one(RadvdInterface i) { return RadvdConfig{{std::move(i)}, "", ""}; }
+RadvdConfig of(std::vector<RadvdInterface> interfaces) {
+  RadvdConfig c;
+  c.interfaces = std::move(interfaces);
+  return c;
+}
+
+RadvdConfig one(RadvdInterface i) { return of({std::move(i)}); }
 
 struct GoldenCase {
   std::string name;  // golden file unit/golden/radvd/<name>.conf
@@ -69,7 +75,7 @@ std::vector<GoldenCase> golden_cases() {
 
   auto second = iface("qr-edge2", {stateless("fd00:2::/64")});
   second.mtu = 9000;
-  add("two_interfaces", RadvdConfig{{slaac_only, second}, "", ""});
+  add("two_interfaces", of({slaac_only, second}));
 
   auto many_dns = iface("qr-edge1", {slaac("fd00:1::/64")});
   many_dns.rdnss = {"fd00:1::1", "fd00:1::2", "fd00:1::3", "fd00:1::4", "fd00:1::5"};

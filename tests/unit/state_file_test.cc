@@ -35,37 +35,40 @@ class StateFileTest : public ::testing::TestWithParam<StateSync> {
 };
 
 TEST_P(StateFileTest, WritesTheRoleWithoutNewlineMode0644) {
-  FsStateFiles files(dir_ + "/state", GetParam());
+  FsStateFiles files(GetParam());
+  const std::string base = dir_ + "/state";
   ::umask(077);  // the file mode must not depend on the umask
-  ASSERT_TRUE(files.write("edge1", Role::primary));
+  ASSERT_TRUE(files.write(base, "edge1", Role::primary));
   files.sync();
   ::umask(022);
   EXPECT_EQ(read(dir_ + "/state/edge1/state"), "primary");
   struct stat st {};
   ASSERT_EQ(::stat((dir_ + "/state/edge1/state").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0644u);
-  ASSERT_TRUE(files.write("edge1", Role::backup));
+  ASSERT_TRUE(files.write(base, "edge1", Role::backup));
   EXPECT_EQ(read(dir_ + "/state/edge1/state"), "backup");
   EXPECT_FALSE(fs::exists(dir_ + "/state/edge1/.state.tmp"));
 }
 
 TEST_P(StateFileTest, ReplacesAPlantedSymlinkInsteadOfWritingThroughIt) {
-  FsStateFiles files(dir_, GetParam());
+  FsStateFiles files(GetParam());
+  const std::string base = dir_;
   fs::create_directory(dir_ + "/edge1");
   std::ofstream(dir_ + "/victim") << "precious";
   fs::create_symlink(dir_ + "/victim", dir_ + "/edge1/state");
   fs::create_symlink(dir_ + "/victim", dir_ + "/edge1/.state.tmp");
-  ASSERT_TRUE(files.write("edge1", Role::primary));
+  ASSERT_TRUE(files.write(base, "edge1", Role::primary));
   EXPECT_EQ(read(dir_ + "/victim"), "precious");
   EXPECT_FALSE(fs::is_symlink(dir_ + "/edge1/state"));
   EXPECT_EQ(read(dir_ + "/edge1/state"), "primary");
 }
 
 TEST_P(StateFileTest, RefusesARouterDirectoryThatIsASymlink) {
-  FsStateFiles files(dir_, GetParam());
+  FsStateFiles files(GetParam());
+  const std::string base = dir_;
   fs::create_directory(dir_ + "/elsewhere");
   fs::create_directory_symlink(dir_ + "/elsewhere", dir_ + "/edge1");
-  auto r = files.write("edge1", Role::primary);
+  auto r = files.write(base, "edge1", Role::primary);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find(dir_ + "/edge1"), std::string::npos) << r.error();
   EXPECT_FALSE(fs::exists(dir_ + "/elsewhere/state"));
@@ -73,8 +76,9 @@ TEST_P(StateFileTest, RefusesARouterDirectoryThatIsASymlink) {
 
 TEST_P(StateFileTest, ReportsWhereAndWhyItFailed) {
   std::ofstream(dir_ + "/file") << "x";
-  FsStateFiles files(dir_ + "/file", GetParam());
-  auto r = files.write("edge1", Role::backup);
+  FsStateFiles files(GetParam());
+  const std::string base = dir_ + "/file";
+  auto r = files.write(base, "edge1", Role::backup);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find(dir_ + "/file"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("Not a directory"), std::string::npos) << r.error();
