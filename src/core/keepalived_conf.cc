@@ -38,12 +38,13 @@
 
 #include <charconv>
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 
 namespace havip {
 namespace {
 
-constexpr std::size_t kMaxInput = std::size_t{1} << 20;  // Neutron's files are a few KiB
+constexpr std::size_t kMaxInput = std::size_t{1} << 20;  // Neutron's: KiBs, even with many FIPs
 constexpr std::size_t kMaxWord = 1024;  // addresses and device names are far shorter
 constexpr int kMaxDepth = 16;           // Neutron nests two deep
 
@@ -152,27 +153,29 @@ std::optional<int> parse_vrid(std::string_view word) {
 
 bool is_gateway_device(std::string_view dev) { return dev.starts_with("qg-"); }
 
-// The words of an address or route entry that take a value (keepalived.conf(5)).
-bool takes_value(std::string_view w) {
-  static constexpr std::string_view kKeys[] = {
-      "brd",    "broadcast", "dev",   "oif",      "scope", "label", "peer",     "track_group",
-      "src",    "table",     "metric", "priority", "preference", "protocol", "proto",
-      "tos",    "realms",    "mtu",    "advmss",   "rtt",   "rttvar", "reordering", "window",
-      "cwnd",   "ssthresh",  "initcwnd", "initrwnd", "rto_min", "hoplimit", "features",
-      "vrf",    "weight",    "pref",   "as",       "or",    "fastopen_no_cookie"};
-  for (auto k : kKeys)
-    if (w == k) return true;
+bool one_of(std::string_view w, std::initializer_list<std::string_view> set) {
+  for (auto s : set)
+    if (w == s) return true;
   return false;
+}
+
+// The words of an address or route entry that take a value, after
+// keepalived.conf(5); the others (no_track, onlink, home, -nodad, …) stand
+// alone. Skipping values keeps `label qg-x` from reading as a device.
+bool takes_value(std::string_view w) {
+  return one_of(w, {"dev",      "oif",      "brd",       "broadcast", "scope",    "label",
+                    "peer",     "track_group", "src",    "as",        "or",       "table",
+                    "metric",   "priority", "preference", "protocol", "proto",    "tos",
+                    "realms",   "mtu",      "advmss",    "rtt",       "rttvar",   "reordering",
+                    "window",   "cwnd",     "ssthresh",  "initcwnd",  "initrwnd", "rto_min",
+                    "hoplimit", "features", "vrf",       "weight",    "pref",
+                    "fastopen_no_cookie"});
 }
 
 // Route types that may precede a route's destination (`blackhole 10.0.0.0/8`).
 bool is_route_type(std::string_view w) {
-  static constexpr std::string_view kTypes[] = {"unicast",   "local", "broadcast", "multicast",
-                                                "throw",     "unreachable", "prohibit",
-                                                "blackhole", "nat"};
-  for (auto t : kTypes)
-    if (w == t) return true;
-  return false;
+  return one_of(w, {"unicast", "local", "broadcast", "multicast", "anycast", "throw",
+                    "unreachable", "prohibit", "blackhole", "nat"});
 }
 
 // ---- the parser ---------------------------------------------------------

@@ -18,7 +18,9 @@ namespace havip {
 
 struct NeutronHaRouter {
   std::string ha_interface;  // the vrrp_instance's `interface` (ha-XXXXXXXXXXX)
-  IpPrefix signal_vip;       // the only entry of virtual_ipaddress, e.g. 169.254.0.1/24
+  // The only entry of virtual_ipaddress, e.g. 169.254.0.1/24, on ha_interface
+  // (an entry without `dev` is on the interface, as in keepalived).
+  IpPrefix signal_vip;
   int vrid = 0;              // virtual_router_id, 1..255
   // The first `dev qg-…` in virtual_routes, else in virtual_ipaddress_excluded;
   // empty when the router has no gateway port.

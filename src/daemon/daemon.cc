@@ -117,14 +117,48 @@ bool Daemon::setup() {
   }
   effects_ = std::make_unique<Effects>(
       EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }});
-  effects_->configure(config_.daemon, config_.routers, [](const std::string&) { return Role::unknown; },
-                      Clock::now());
   watch_netns_dir();
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
-  want_namespaces();
+  start_neutron();
+  apply_routers();
   flush();  // with nothing to watch, this is already READY
   return true;
+}
+
+void Daemon::start_neutron() {
+  neutron_.reset();
+  if (!config_.neutron) return;
+  neutron_ = std::make_unique<NeutronWatch>(loop_, *config_.neutron, config_.daemon,
+                                            [this] { apply_routers(); });
+  neutron_->start();
+}
+
+std::vector<RouterConfig> Daemon::all_routers() const {
+  auto all = config_.routers;
+  if (!neutron_) return all;
+  std::set<std::string> names;
+  for (const auto& r : all) names.insert(r.name);
+  for (const auto& [id, r] : neutron_->routers()) {
+    if (names.contains(id)) {
+      spdlog::warn("neutron: router {} is also configured in {}; the configured one is used", id,
+                   config_.path);
+      continue;
+    }
+    all.push_back(r);
+  }
+  return all;
+}
+
+void Daemon::apply_routers() {
+  auto now = Clock::now();
+  auto routers = all_routers();
+  auto actions = engine_.reconfigure(routers, now);
+  pending_.insert(pending_.end(), actions.begin(), actions.end());
+  effects_->configure(config_.daemon, routers, [&](const std::string& name) {
+    return engine_.role_of(name).value_or(Role::unknown);
+  }, now);
+  want_namespaces();
 }
 
 void Daemon::watch_netns_dir() {
@@ -349,19 +383,14 @@ void Daemon::reload() {
     for (const auto& ns : names) drop(ns, "left behind by the new netns_dir");
     watch_netns_dir();
   }
-  auto now = Clock::now();
-  auto actions = engine_.reconfigure(config_.routers, now);
-  pending_.insert(pending_.end(), actions.begin(), actions.end());
-  effects_->configure(config_.daemon, config_.routers, [&](const std::string& name) {
-    return engine_.role_of(name).value_or(Role::unknown);
-  }, now);
+  start_neutron();
+  apply_routers();
   if (files_changed) {
     // The new directory must hold every known role now, not at the next change.
     state_retry_ = Backoff(Millis(100), Millis(30000));
     for (const auto& r : engine_.status())
       if (r.role != Role::unknown) write_state(r.name, r.role);
   }
-  want_namespaces();
   spdlog::info("configuration reloaded from {}: {} routers (was {})", config_.path,
                config_.routers.size(), before);
   sd_notify(0, "READY=1");
@@ -374,6 +403,8 @@ void Daemon::read_netns_dir() {
     if (n <= 0) return;
     bool lost = false;
     auto changes = netns::decode_inotify({buf.data(), static_cast<std::size_t>(n)}, lost);
+    if (neutron_)
+      for (const auto& ch : changes) neutron_->netns_changed(ch.name);
     auto wanted = engine_.namespaces();
     for (const auto& ch : changes) {
       if (!wanted.contains(ch.name)) continue;

@@ -16,6 +16,7 @@
 #include "core/engine.h"
 #include "core/unique_fd.h"
 #include "daemon/netns_monitor.h"
+#include "daemon/neutron_watch.h"
 #include "effects/effects.h"
 #include "effects/process.h"
 #include "effects/run_files.h"
@@ -60,6 +61,11 @@ class Daemon {
   int netns_fd(const std::string& netns) const;
   void write_state(const std::string& router, Role role);
   void reload();
+  // Every router: the configured ones, then those Neutron mode discovered.
+  std::vector<RouterConfig> all_routers() const;
+  // Hands the current router set to the engine and the effects.
+  void apply_routers();
+  void start_neutron();
   void watch_netns_dir();
   void read_netns_dir();
   void want_namespaces();
@@ -77,6 +83,7 @@ class Daemon {
   std::unique_ptr<Sysctls> sysctls_;
   std::unique_ptr<RunFiles> run_files_;
   std::unique_ptr<Effects> effects_;
+  std::unique_ptr<NeutronWatch> neutron_;
   std::optional<TimePoint> stop_deadline_;  // set once stopping: children get until then
   sd_event* loop_ = nullptr;
   sd_event_source* post_ = nullptr;

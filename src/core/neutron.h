@@ -1,0 +1,28 @@
+// Neutron drop-in mode: what havipd makes of one HA router that Neutron's L3
+// agent set up (NEUTRON.md "Layout on a network node").
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "core/keepalived_conf.h"
+
+namespace havip::neutron {
+
+std::string ha_confs_dir(const NeutronConfig& n);                   // <state_path>/ha_confs
+std::string keepalived_conf(const NeutronConfig& n, const std::string& id);
+std::string radvd_conf(const NeutronConfig& n, const std::string& id);  // <state_path>/ra/<id>.radvd.conf
+std::string radvd_pid_file(const NeutronConfig& n, const std::string& id);  // …/external/pids/<id>.pid.radvd
+std::string agent_socket(const NeutronConfig& n);                   // <state_path>/keepalived-state-change
+
+// The router's namespace: snat-<id> for DVR-HA when it exists, else qrouter-<id>.
+std::string netns_for(const std::string& id, bool snat_exists);
+
+// The router as havipd tracks it. `radvd_content` is the agent's radvd.conf as
+// last seen (nullopt: never seen, so havipd cannot run radvd for it).
+RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const std::string& id,
+                           const NeutronHaRouter& ha, const std::string& netns,
+                           const std::optional<std::string>& radvd_content);
+
+}  // namespace havip::neutron
