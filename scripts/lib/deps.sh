@@ -2,7 +2,7 @@
 # missing. Everything havip needs is in Debian 12 (and Fedora/EL).
 HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsystemd-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-  libexpected-dev)
+  libexpected-dev libcurl4-openssl-dev)
 HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
   keepalived radvd ndisc6)
 

@@ -18,6 +18,8 @@
 #include "core/config_parse.h"
 #include "daemon/dry_run.h"
 #include "daemon/logging.h"
+#include "core/neutron.h"
+#include "effects/l3_agent_notifier.h"
 #include "effects/spawn_launcher.h"
 #include "netns/netns.h"
 #include "netns/netns_watch.h"
@@ -52,6 +54,7 @@ Daemon::Daemon(Config config, DaemonOptions options)
 
 Daemon::~Daemon() {
   effects_.reset();
+  notifier_.target.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
   for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_})
@@ -116,7 +119,7 @@ bool Daemon::setup() {
     run_files_ = std::make_unique<FsRunFiles>();
   }
   effects_ = std::make_unique<Effects>(
-      EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }});
+      EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }, &notifier_});
   watch_netns_dir();
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
@@ -128,7 +131,17 @@ bool Daemon::setup() {
 
 void Daemon::start_neutron() {
   neutron_.reset();
-  if (!config_.neutron) return;
+  if (!config_.neutron) {
+    notifier_.target.reset();
+    return;
+  }
+  std::string socket = neutron::agent_socket(*config_.neutron);
+  auto* current = dynamic_cast<L3AgentNotifier*>(notifier_.target.get());
+  if (options_.dry_run)
+    notifier_.target = dry_run_notifier();
+  else if (!current || current->socket_path() != socket)
+    notifier_.target =
+        std::make_unique<L3AgentNotifier>(loop_, socket, [] { return Clock::now(); });
   neutron_ = std::make_unique<NeutronWatch>(loop_, *config_.neutron, config_.daemon,
                                             [this] { apply_routers(); });
   neutron_->start();

@@ -84,6 +84,17 @@ class Daemon {
   std::unique_ptr<RunFiles> run_files_;
   std::unique_ptr<Effects> effects_;
   std::unique_ptr<NeutronWatch> neutron_;
+  // The L3 agent notifier of Neutron mode (none otherwise), behind a
+  // forwarder whose address the effects keep across reloads.
+  struct NotifierSlot final : Notifier {
+    std::unique_ptr<Notifier> target;
+    void notify(const std::string& router, Role role) override {
+      if (target) target->notify(router, role);
+    }
+    void forget(const std::string& router) override {
+      if (target) target->forget(router);
+    }
+  } notifier_;
   std::optional<TimePoint> stop_deadline_;  // set once stopping: children get until then
   sd_event* loop_ = nullptr;
   sd_event_source* post_ = nullptr;

@@ -52,6 +52,14 @@ class DryFiles final : public RunFiles {
   }
 };
 
+class DryNotifier final : public Notifier {
+ public:
+  void notify(const std::string& router, Role role) override {
+    spdlog::info("{}: dry-run: would notify the L3 agent: {}", router, role_name(role));
+  }
+  void forget(const std::string&) override {}
+};
+
 class DryLauncher final : public Launcher {
  public:
   explicit DryLauncher(sd_event* loop) : loop_(loop) {}
@@ -103,6 +111,7 @@ class DryLauncher final : public Launcher {
 std::unique_ptr<StateFiles> dry_run_state_files() { return std::make_unique<DryStateFiles>(); }
 std::unique_ptr<Sysctls> dry_run_sysctls() { return std::make_unique<DrySysctls>(); }
 std::unique_ptr<RunFiles> dry_run_files() { return std::make_unique<DryFiles>(); }
+std::unique_ptr<Notifier> dry_run_notifier() { return std::make_unique<DryNotifier>(); }
 std::unique_ptr<Launcher> dry_run_launcher(sd_event* loop) {
   return std::make_unique<DryLauncher>(loop);
 }

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "effects/notifier.h"
 #include "effects/process.h"
 #include "effects/run_files.h"
 #include "effects/state_file.h"
@@ -18,5 +19,6 @@ std::unique_ptr<RunFiles> dry_run_files();
 // "Starts" nothing; a signal makes the pretend process exit on the next loop
 // iteration, so supervision behaves as it would for real.
 std::unique_ptr<Launcher> dry_run_launcher(sd_event* loop);
+std::unique_ptr<Notifier> dry_run_notifier();
 
 }  // namespace havip

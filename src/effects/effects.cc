@@ -36,6 +36,7 @@ void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConf
     next.emplace(r.name, std::move(fresh));
   }
   for (auto& [name, gone] : routers_) {  // removed
+    if (ctx_.notifier) ctx_.notifier->forget(name);
     gone->stop(now);
     retiring_.push_back(std::move(gone));
     waiting_.erase(name);
@@ -50,6 +51,7 @@ void Effects::transition(const RoleChange& c, TimePoint now) {
   if (auto w = waiting_.find(c.router); w != waiting_.end()) {
     w->second = c.to;
     it->second->hooks(c.from, c.to);
+    it->second->announce(c.to);
     return;
   }
   it->second->transition(c.from, c.to, now);

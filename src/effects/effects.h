@@ -25,6 +25,8 @@ class Effects {
   // already knows (a changed router takes it again, without hooks).
   void configure(const DaemonConfig& daemon, const std::vector<RouterConfig>& routers,
                  const std::function<Role(const std::string&)>& role_of, TimePoint now);
+  // An applied transition (hooks and the L3 agent notification run even
+  // while a changed router waits for its predecessor's processes to exit).
   void transition(const RoleChange& change, TimePoint now);
   void gateway_appeared(const std::string& router, TimePoint now);
   void tick(TimePoint now);

@@ -40,7 +40,9 @@ std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size
 bool prepare(CURL* easy, const std::string& socket_path, Millis timeout, curl_slist* headers,
              char* error, void* priv) {
   bool ok = true;
-  auto set = [&](CURLoption opt, auto value) { ok = ok && curl_easy_setopt(easy, opt, value) == CURLE_OK; };
+  auto set = [&](CURLoption opt, auto value) {
+    ok = ok && curl_easy_setopt(easy, opt, value) == CURLE_OK;
+  };
   set(CURLOPT_UNIX_SOCKET_PATH, socket_path.c_str());
   // The address is ignored on a unix socket; it is what the incumbent uses,
   // so the agent sees "Host: 127.0.0.1".
@@ -93,7 +95,10 @@ L3AgentNotifier::L3AgentNotifier(sd_event* loop, std::string socket_path, ClockF
   // by curl; released in the destructor.
   curl_global_init(CURL_GLOBAL_NOTHING);
   CURLM* multi = curl_multi_init();
-  if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+  if (multi == nullptr) {
+    curl_global_cleanup();
+    throw std::runtime_error("curl_multi_init failed");
+  }
   multi_ = multi;
   curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
@@ -269,7 +274,8 @@ int L3AgentNotifier::on_socket(void*, int fd, int what, void* self, void*) {
     }
     return 0;
   }
-  std::uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  std::uint32_t events =
+      (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
   if (it != n->sockets_.end()) {
     sd_event_source_set_io_events(it->second, events);
     return 0;
@@ -278,7 +284,7 @@ int L3AgentNotifier::on_socket(void*, int fd, int what, void* self, void*) {
   int r = sd_event_add_io(n->loop_, &source, fd, events, on_io, n);
   if (r < 0) {
     spdlog::error("cannot watch the L3 agent's socket: {}", std::strerror(-r));
-    return -1;  // curl fails this transfer; it is retried
+    return -1;  // curl fails the transfers in flight; they are retried
   }
   n->sockets_.emplace(fd, source);
   return 0;
@@ -286,7 +292,8 @@ int L3AgentNotifier::on_socket(void*, int fd, int what, void* self, void*) {
 
 int L3AgentNotifier::on_io(sd_event_source*, int fd, std::uint32_t revents, void* self) {
   auto* n = static_cast<L3AgentNotifier*>(self);
-  int flags = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) | (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+  int flags = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) |
+              (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
               (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
   int running = 0;
   curl_multi_socket_action(multi_of(n->multi_), fd, flags, &running);

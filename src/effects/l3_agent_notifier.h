@@ -66,7 +66,7 @@ class L3AgentNotifier final : public Notifier {
 
   void notify(const std::string& router, Role role) override;
   // The router is gone: drops its request in flight and its retries.
-  void forget(const std::string& router);
+  void forget(const std::string& router) override;
 
   // Nothing in flight and no retry pending.
   bool idle() const;

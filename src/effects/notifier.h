@@ -14,6 +14,8 @@ class Notifier {
   // The router's current role (primary or backup; never unknown). Never
   // blocks: delivery, retries and their failures happen later, in the loop.
   virtual void notify(const std::string& router, Role role) = 0;
+  // The router is gone: nothing more is to be delivered for it.
+  virtual void forget(const std::string& router) = 0;
 };
 
 }  // namespace havip

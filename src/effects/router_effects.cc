@@ -44,6 +44,14 @@ void RouterEffects::transition(Role from, Role to, TimePoint now) {
   role_ = to;
   apply(now);
   hooks(from, to);
+  announce(to);
+}
+
+void RouterEffects::announce(Role to) {
+  // Last: the L3 agent hears of a state once the state file and every other
+  // effect are in place (Neutron: the state file is written before it).
+  if (config_.notify_l3_agent && ctx_.notifier && to != Role::unknown)
+    ctx_.notifier->notify(config_.name, to);
 }
 
 void RouterEffects::hooks(Role from, Role to) {

@@ -11,6 +11,7 @@
 #include "core/backoff.h"
 #include "core/config.h"
 #include "effects/hooks.h"
+#include "effects/notifier.h"
 #include "effects/radvd.h"
 #include "effects/run_files.h"
 #include "effects/supervisor.h"
@@ -23,6 +24,7 @@ struct EffectsContext {
   Sysctls& sysctls;
   RunFiles& files;
   Supervisor::ClockFn clock;
+  Notifier* notifier = nullptr;  // for routers with notify_l3_agent (Neutron mode)
 };
 
 class RouterEffects {
@@ -37,6 +39,8 @@ class RouterEffects {
   void enter(Role role, TimePoint now);
   // Only the hooks of a transition (the effects wait for a predecessor).
   void hooks(Role from, Role to);
+  // Tells the L3 agent (Neutron mode): the last step of a transition.
+  void announce(Role to);
   // The gateway interface (re)appeared: its sysctls for the current role.
   void gateway_appeared(TimePoint now);
   // Stops every child (shutdown, router removed): as for `unknown`.

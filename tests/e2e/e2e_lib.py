@@ -599,3 +599,51 @@ class Cluster:
         others = [k for k in killed if k[2] != "radvd"]
         if others:
             self.problems.append(f"processes left in the namespaces (killed): {others}")
+
+
+# ------------------------------------------------------------------ Neutron mode helpers
+# (used by test_neutron_*.py; nothing above depends on them)
+
+NEUTRON_PYTHON = "/usr/bin/python3"  # Debian's neutron lives in the system interpreter
+
+# Runs Debian's neutron code (neutron/agent/linux/keepalived.py) to render an HA router's
+# keepalived.conf exactly as the L3 agent does (HaRouter._init_keepalived_manager: state
+# BACKUP, nopreempt, priority 50, the HA network 169.254.192.0/18, track_interface).
+_NEUTRON_KEEPALIVED_GEN = r"""
+import json, sys
+from oslo_config import cfg
+from neutron.conf.agent.l3 import config as l3_config
+from neutron.conf.agent.l3 import keepalived as ka_config
+l3_config.register_l3_agent_config_opts(l3_config.OPTS, cfg.CONF)
+ka_config.register_l3_agent_keepalived_opts()
+from neutron.agent.linux import keepalived
+spec = json.loads(sys.argv[1])
+inst = keepalived.KeepalivedInstance(
+    'BACKUP', spec['ha'], spec['vrid'], ['169.254.192.0/18'], nopreempt=True,
+    advert_int=spec['advert_int'], priority=50)
+inst.track_interfaces.append(spec['ha'])
+for cidr, dev, scope in spec['excluded']:
+    inst.add_vip(cidr, dev, scope)
+for dst, via, dev in spec['routes']:
+    inst.virtual_routes.gateway_routes.append(keepalived.KeepalivedVirtualRoute(dst, via, dev))
+conf = keepalived.KeepalivedConf()
+conf.add_instance(inst)
+sys.stdout.write(conf.get_config_str())
+"""
+
+
+def neutron_keepalived_conf(ha, vrid, advert_int=2, excluded=(), routes=()):
+    """(text, how): keepalived.conf for an HA router, rendered by Debian's neutron code when
+    it is installed ("neutron"), else by fake_l3_agent.keepalived_conf, the same template
+    ("template"). excluded: (cidr, dev, scope or None); routes: (dst, via, dev)."""
+    spec = {"ha": ha, "vrid": vrid, "advert_int": advert_int,
+            "excluded": [list(e) for e in excluded], "routes": [list(r) for r in routes]}
+    if os.access(NEUTRON_PYTHON, os.X_OK):
+        p = subprocess.run([NEUTRON_PYTHON, "-c", _NEUTRON_KEEPALIVED_GEN, json.dumps(spec)],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode == 0 and "vrrp_instance" in p.stdout:
+            return p.stdout, "neutron"
+    from fake_l3_agent import keepalived_conf
+    lines = [f"{d} via {v} dev {dev} no_track" for d, v, dev in routes]
+    return keepalived_conf(ha, vrid, advert_int=advert_int, excluded=excluded,
+                           routes=lines), "template"

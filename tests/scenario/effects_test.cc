@@ -38,9 +38,10 @@ struct Rig {
   FakeLauncher launcher{journal};
   FakeSysctls sysctls{journal};
   FakeFiles files{journal};
+  FakeNotifier notifier{journal};
   TimePoint t0 = TimePoint(std::chrono::hours(1));
   TimePoint now = t0;
-  Effects effects{EffectsContext{launcher, sysctls, files, [this] { return now; }}};
+  Effects effects{EffectsContext{launcher, sysctls, files, [this] { return now; }, &notifier}};
   DaemonConfig daemon;
 
   explicit Rig(std::vector<RouterConfig> routers) { configure(std::move(routers)); }
@@ -376,6 +377,25 @@ TEST(Order, SysctlsThenRadvdThenServicesThenHooks) {
                                       "start r1 radvd",
                                       "start r1 service haproxy",
                                       "start r1 hook notify (primary)"));
+}
+
+TEST(Notify, TheL3AgentHearsLastOfEveryAppliedRole) {
+  auto r = gateway_router("r1");
+  r.notify_l3_agent = true;
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r, gateway_router("r2")});
+  rig.role("r1", U, P);
+  rig.role("r2", U, P);  // not a Neutron router: no notification
+  rig.role("r1", P, U);  // Neutron knows only primary and backup
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1",
+                                      "start r1 hook notify (primary)", "notify r1 primary",
+                                      "sysctl ns-r2 net/ipv6/conf/all/forwarding = 1",
+                                      "sysctl ns-r2 net/ipv6/conf/qg-r2/accept_ra = 2",
+                                      "sysctl ns-r2 net/ipv6/conf/qg-r2/forwarding = 1"));
+  rig.configure({gateway_router("r2")});  // r1 removed: forgotten, its running hook killed
+  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 hook notify (primary) SIGKILL"));
 }
 
 TEST(Reload, AChangedRouterStartsItsNewRadvdOnlyAfterTheOldOneIsGone) {

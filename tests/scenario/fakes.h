@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "effects/notifier.h"
 #include "effects/process.h"
 #include "effects/run_files.h"
 #include "effects/sysctl.h"
@@ -65,6 +66,18 @@ class FakeSysctls final : public Sysctls {
   Journal& journal_;
   std::map<std::pair<std::string, std::string>, std::string> values_;
   std::set<std::string> failing_;
+};
+
+class FakeNotifier final : public Notifier {
+ public:
+  explicit FakeNotifier(Journal& journal) : journal_(journal) {}
+  void notify(const std::string& router, Role role) override {
+    journal_.push_back("notify " + router + " " + std::string(role_name(role)));
+  }
+  void forget(const std::string& router) override { journal_.push_back("forget " + router); }
+
+ private:
+  Journal& journal_;
 };
 
 class FakeFiles final : public RunFiles {

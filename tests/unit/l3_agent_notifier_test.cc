@@ -3,6 +3,7 @@
 #include "effects/l3_agent_notifier.h"
 
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
