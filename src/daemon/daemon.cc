@@ -66,7 +66,6 @@ int Daemon::run() {
   if (!setup()) return 1;
   int r = sd_event_loop(loop_);
   flush();  // a final state decided in the last iteration is not lost
-  state_files_->sync();
   effects_.reset();
   launcher_.reset();
   monitors_.clear();
@@ -264,11 +263,9 @@ void Daemon::flush() {
     if (t && (!wake || *t < *wake)) wake = t;
   arm(retry_timer_, wake);
   report();
-  if (state_files_->dirty() || status_dirty_) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
-  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) {
-    state_files_->sync();
-    sd_event_exit(loop_, 0);
-  }
+  state_files_->sync();  // hands the batch's files to the sync thread
+  if (status_dirty_) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
+  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
 }
 
 void Daemon::apply(const GatewayAppeared& g) {
@@ -362,7 +359,6 @@ void Daemon::report() {
 
 int Daemon::on_idle(sd_event_source*, void* self) {
   auto* d = static_cast<Daemon*>(self);
-  d->state_files_->sync();
   if (d->status_dirty_) {
     d->status_dirty_ = false;
     sd_notifyf(0, "STATUS=%s", d->last_status_.c_str());

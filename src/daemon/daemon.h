@@ -98,7 +98,7 @@ class Daemon {
   std::optional<TimePoint> stop_deadline_;  // set once stopping: children get until then
   sd_event* loop_ = nullptr;
   sd_event_source* post_ = nullptr;
-  sd_event_source* idle_ = nullptr;  // fsyncs and STATUS, once a burst is over
+  sd_event_source* idle_ = nullptr;  // STATUS, once a burst is over
   sd_event_source* hold_down_timer_ = nullptr;
   sd_event_source* retry_timer_ = nullptr;
   sd_event_source* netns_dir_io_ = nullptr;

@@ -24,8 +24,9 @@
 //    of every router is always sent, even a backup (as the incumbent does
 //    since #1916022); a repeat of the state the agent last acknowledged is not.
 // Routers are independent: one router's failures never delay another's
-// requests, except that at most `max_connections` requests are open at once
-// (the rest wait in curl's queue).
+// requests. There is at most one request in flight per router, so the
+// connections are bounded by the routers; no global cap is set by default (a
+// cap would let a hung agent's open requests hold up every other router).
 #pragma once
 
 #include <cstdint>
@@ -47,7 +48,7 @@ struct L3AgentPolicy {
   Millis timeout{10000};  // per request, from connect to the last byte of the answer
   Millis retry_initial{100};
   Millis retry_max{30000};
-  long max_connections = 16;
+  long max_connections = 0;  // 0: no cap (CURLMOPT_MAX_TOTAL_CONNECTIONS)
 };
 
 class L3AgentNotifier final : public Notifier {

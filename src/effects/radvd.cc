@@ -50,7 +50,9 @@ ProcessSpec RadvdEffect::run_spec(const DaemonConfig& d, const RouterConfig& r) 
 }
 
 ProcessSpec RadvdEffect::check_spec(const DaemonConfig& d, const RouterConfig& r) {
-  return ProcessSpec{r.name, "radvd --configtest", r.netns,
+  // A syntax check: it needs no interface, so it runs in havipd's namespace
+  // and can run at start-up, before the router's namespace exists.
+  return ProcessSpec{r.name, "radvd --configtest", "",
                      {d.radvd_binary, "--configtest", "--config", conf_path(d, r, kCheckConf),
                       "--logmethod", "stderr"},
                      child_environment(r.name, r.netns)};
@@ -77,9 +79,17 @@ void RadvdEffect::precheck(TimePoint now) {
 
 tl::expected<void, std::string> RadvdEffect::role(Role role, TimePoint now) {
   if (role == Role::primary) {
-    auto ok = rendered_.empty() ? files_.ensure(run_dir_, router_)  // for the pid file
+    auto ok = rendered_.empty() ? files_.ensure(run_dir_, router_)
                                 : files_.write(run_dir_, router_, kConf, rendered_);
     if (!ok) return ok;
+    // The pid file's directory (Neutron's external/pids may not exist yet).
+    auto slash = pid_file_.rfind('/');
+    auto parent = pid_file_.substr(0, slash);
+    auto up = parent.rfind('/');
+    if (up != std::string::npos && up > 0) {
+      ok = files_.ensure(parent.substr(0, up), parent.substr(up + 1));
+      if (!ok) return ok;
+    }
     supervisor_.want(true, now);
     return {};
   }

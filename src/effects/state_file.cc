@@ -1,6 +1,12 @@
 #include "effects/state_file.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "effects/atomic_file.h"
 
@@ -9,6 +15,64 @@ namespace havip {
 namespace {
 constexpr const char* kFinal = "state";
 }  // namespace
+
+struct FsStateFiles::Syncer {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<UniqueFd> queue;
+  bool busy = false;
+  bool stopping = false;
+  std::thread thread = start();
+
+  // The thread blocks every signal (it inherits the mask it is created
+  // with), so that SIGTERM and friends reach the event loop's signalfd.
+  std::thread start() {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    std::thread t([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return t;
+  }
+
+  ~Syncer() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;  // what is queued is dropped: shutdown does not wait for a disk
+    }
+    cv.notify_all();
+    thread.join();
+  }
+
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (stopping) return;
+      auto batch = std::move(queue);
+      queue.clear();
+      busy = true;
+      lock.unlock();
+      // After a mass failover one syncfs is far cheaper than an fsync per
+      // file and directory; a few files are synced one by one.
+      constexpr std::size_t kSyncfsAbove = 32;
+      if (batch.size() > kSyncfsAbove)
+        ::syncfs(batch.front().get());
+      else
+        for (auto& fd : batch) ::fsync(fd.get());
+      batch.clear();
+      lock.lock();
+      busy = false;
+      cv.notify_all();
+    }
+  }
+};
+
+FsStateFiles::FsStateFiles(StateSync mode) : mode_(mode) {
+  if (mode_ == StateSync::deferred) syncer_ = std::make_unique<Syncer>();
+}
+
+FsStateFiles::~FsStateFiles() = default;
 
 std::string FsStateFiles::path_of(const std::string& dir, const std::string& router) {
   return dir + "/" + router + "/" + kFinal;
@@ -29,16 +93,19 @@ tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
 }
 
 void FsStateFiles::sync() {
-  // Best effort: the content is derived state, rewritten at every start.
-  // After a mass failover one syncfs is far cheaper than an fsync per file
-  // and per directory; a few files are synced one by one, so that a busy
-  // file system's unrelated dirty data is not flushed for them.
-  constexpr std::size_t kSyncfsAbove = 32;
-  if (unsynced_.size() > kSyncfsAbove)
-    ::syncfs(unsynced_.front().get());
-  else
-    for (auto& fd : unsynced_) ::fsync(fd.get());
+  if (!syncer_ || unsynced_.empty()) return;
+  {
+    std::lock_guard lock(syncer_->mutex);
+    for (auto& fd : unsynced_) syncer_->queue.push_back(std::move(fd));
+  }
   unsynced_.clear();
+  syncer_->cv.notify_all();
+}
+
+void FsStateFiles::wait_synced() {
+  if (!syncer_) return;
+  std::unique_lock lock(syncer_->mutex);
+  syncer_->cv.wait(lock, [&] { return syncer_->queue.empty() && !syncer_->busy; });
 }
 
 }  // namespace havip

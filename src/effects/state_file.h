@@ -3,6 +3,7 @@
 // ([daemon] state_dir, or Neutron's <state_path>/ha_confs).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,28 +22,36 @@ class StateFiles {
   // old or the new content, never a torn file.
   virtual tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
                                                 Role role) = 0;
-  // Makes the writes since the last sync durable (StateSync::deferred).
+  // Starts making the writes since the last sync durable (StateSync::
+  // deferred). Never blocks the caller.
   virtual void sync() = 0;
-  // Whether there are writes for sync() to make durable.
-  virtual bool dirty() const { return false; }
 };
 
+// Deferred mode hands the renamed files to a thread of their own that fsyncs
+// them (or, after a burst of more than 32, syncs the file system once): an
+// fsync can take seconds on a busy disk, and the event loop must never wait
+// for one — the content is derived state, rewritten at every start anyway.
 class FsStateFiles final : public StateFiles {
  public:
-  explicit FsStateFiles(StateSync mode) : mode_(mode) {}
+  explicit FsStateFiles(StateSync mode);
+  ~FsStateFiles() override;
+  FsStateFiles(const FsStateFiles&) = delete;
+  FsStateFiles& operator=(const FsStateFiles&) = delete;
+
   tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
                                         Role role) override;
   void sync() override;
-  bool dirty() const override { return !unsynced_.empty(); }
+  // Blocks until every file handed to sync() so far is durable (tests).
+  void wait_synced();
 
   // Where a router's state file is, for messages.
   static std::string path_of(const std::string& dir, const std::string& router);
 
  private:
+  struct Syncer;
   StateSync mode_;
-  // Files renamed into place whose data and directory entry still need an
-  // fsync (deferred mode): done after the batch, off the latency path.
-  std::vector<UniqueFd> unsynced_;
+  std::vector<UniqueFd> unsynced_;  // written since the last sync()
+  std::unique_ptr<Syncer> syncer_;  // deferred mode only
 };
 
 }  // namespace havip

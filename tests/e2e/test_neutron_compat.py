@@ -39,7 +39,7 @@ def neutron_unavailable():
         return _neutron_reason or None
     reason = ""
     if os.environ.get("HAVIP_NO_NEUTRON") == "1":
-        reason = "HAVIP_NO_NEUTRON=1"
+        reason = "the Neutron compatibility test is disabled (HAVIP_NO_NEUTRON=1)"
     elif which(INCUMBENT) is None:
         if os.environ.get("HAVIP_E2E_NO_APT") == "1":
             reason = f"{INCUMBENT} is not installed (package neutron-l3-agent; HAVIP_E2E_NO_APT=1)"
@@ -77,8 +77,9 @@ def neutron_ok(e2e_ok):
 
 class Incumbent:
     """One neutron-keepalived-state-change, started with the L3 agent's arguments
-    (HaRouter._get_state_change_monitor_callback). It daemonizes: its PID is read from
-    its pid file, and only that process and its own children are ever signalled."""
+    (HaRouter._get_state_change_monitor_callback). It daemonizes (double fork) and forks
+    a helper for the namespace: its processes are found by their arguments, which hold
+    this test's private state_path, so no other process is ever signalled."""
 
     def __init__(self, sp, router_id, ns, ha, vip):
         self.sp = sp

@@ -26,9 +26,10 @@
   FakeL3Agent, stopped at teardown. Import it into a test module to use it
   (`from fake_l3_agent import l3_agent  # noqa: F401`).
 
-The only module-level state is nothing: every agent owns its socket and threads.
+No module-level state: every agent owns its socket and threads.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -162,7 +163,6 @@ class NeutronStatePath:
 def neutron_havipd_config(state_path, run_dir, state_dir, hold_down_ms=0, manage_ipv6=False,
                           netns_dir=None, extra_daemon=None):
     """havip.toml for Neutron mode (paths may be Path or str)."""
-    import json
     daemon = {"state_dir": str(state_dir), "run_dir": str(run_dir), "hold_down_ms": hold_down_ms}
     if netns_dir is not None:
         daemon["netns_dir"] = str(netns_dir)

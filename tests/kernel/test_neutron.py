@@ -11,9 +11,10 @@ written before the notification" is checked too. Every wait polls with a deadlin
 """
 
 import os
-import signal
+import shutil
 import socket
 import stat
+import tempfile
 import time
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf, l3_agent,  # noqa: F401
                            neutron_havipd_config, port_name, random_router_id, signal_vip)
 from helpers import (NETNS_DIR, alive, cmdline, find_processes, netns_inode_of, parent_pid,
-                     run, wait_for)
+                     wait_for)
 
 pytestmark = pytest.mark.usefixtures("kernel_ok")
 
@@ -88,9 +89,9 @@ class Router:
 class Node:
     """One network node: a Neutron state_path, a fake L3 agent and a havipd in Neutron mode."""
 
-    def __init__(self, netns, l3_agent, havipd, workdir):
+    def __init__(self, netns, agent_factory, havipd, workdir):
         self.netns = netns
-        self._agent_factory = l3_agent
+        self._agent_factory = agent_factory
         self._havipd_factory = havipd
         self.workdir = workdir
         self.sp = NeutronStatePath(workdir / "neutron")
@@ -318,6 +319,51 @@ def test_router_appearing_after_start_is_picked_up_and_dropped_when_removed(node
     assert node.d.running()
 
 
+def test_namespace_deleted_and_recreated(node):
+    # The namespace goes (agent clean-up) while ha_confs stays: the router is unknown, which
+    # is never sent to the agent nor written; a new namespace is decided and notified.
+    node.start_agent()
+    r, other = node.router(vip=True), node.router()
+    node.start_havipd()
+    node.wait_both(r, "primary")
+    node.wait_both(other, "backup")
+    seen = len(node.agent.all(r.id))
+    node.netns.delete(r.qrouter)
+    node.d.wait_log(f"{r.id}: primary -> unknown")
+    time.sleep(0.3)
+    assert len(node.agent.all(r.id)) == seen, "notified while unknown\n" + node.log()
+    assert r.state() == "primary", "the state file is left as it was (no 'unknown' in it)"
+    assert all(q.state in ("primary", "backup") for q in node.agent.all()), node.log()
+
+    r.qrouter = node.netns.create(name=r.qrouter.name, veths=(r.ha,))  # VIP absent now
+    node.wait_both(r, "backup")
+    r.add_vip()
+    node.wait_both(r, "primary")
+    node.quiet(other, 0.1)
+
+
+def test_ha_confs_removed_and_recreated(node):
+    # The whole ha_confs directory goes (agent clean-up) and comes back (agent restart).
+    node.start_agent()
+    a, b = node.router(vip=True), node.router()
+    node.start_havipd()
+    node.wait_both(a, "primary")
+    node.wait_both(b, "backup")
+    shutil.rmtree(node.sp.ha_confs)
+    node.d.wait_log(f"router {a.id} removed")
+    node.d.wait_log(f"router {b.id} removed")
+    seen = len(node.agent.all())
+    a.write_conf()
+    b.write_conf()
+    # Found again: the initial state of each is written and notified again.
+    node.wait_state(a, "primary")
+    node.wait_state(b, "backup")
+    node.wait_delivered(a, "primary", since=seen)
+    node.wait_delivered(b, "backup", since=seen)
+    b.add_vip()
+    node.wait_both(b, "primary")
+
+
 def test_broken_keepalived_conf_affects_only_its_router(node):
     node.start_agent()
     a, b = node.router(), node.router()
@@ -328,15 +374,15 @@ def test_broken_keepalived_conf_affects_only_its_router(node):
     node.wait_both(a, "backup")
     node.wait_both(b, "backup")
     assert broken.state() is None and not node.agent.all(broken.id), node.log()
-    wait_for(lambda: any(broken.id in line and "keepalived.conf" in line
+    wait_for(lambda: any(broken.id in line and "keepalived.conf" in line and " error " in line
                          for line in node.d.lines), 5,
              what=lambda: "an error naming the broken router\n" + node.log())
 
     # A router's conf turns bad: it keeps its last good configuration, others go on.
     node.sp.write_conf(a.id, "vrrp_instance VR_1 {\n    virtual_ipaddress {\n")
-    wait_for(lambda: sum(a.id in line for line in node.d.lines) >= 1 and any(
-        a.id in line and "keepalived.conf" in line for line in node.d.lines), 5,
-        what=lambda: "an error naming the router whose conf broke\n" + node.log())
+    wait_for(lambda: any(a.id in line and "keepalived.conf" in line and " error " in line
+                         for line in node.d.lines), 5,
+             what=lambda: "an error naming the router whose conf broke\n" + node.log())
     a.add_vip()
     node.wait_both(a, "primary")
     b.add_vip()
@@ -482,6 +528,25 @@ def test_hung_agent_request_does_not_hold_up_other_routers(node):
     assert node.agent.max_in_flight[stuck.id] == 1, node.log()
 
 
+def test_many_hung_requests_do_not_hold_up_a_healthy_router(node):
+    # DESIGN.md §3.4: one router's failure never blocks another router. Here more routers
+    # than havipd keeps connections open for (16) have a request the agent never answers.
+    node.start_agent()
+    hung = [node.router() for _ in range(20)]
+    for r in hung:
+        node.agent.set_mode("hang", router=r.id)
+    good = node.router()
+    node.start_havipd()
+    node.agent.wait(lambda a: sum(a.in_flight(r.id) for r in hung) >= 16, 5,
+                    "hung requests open", node.log)
+    node.wait_both(good, "backup", timeout=3)
+    good.add_vip()
+    node.wait_both(good, "primary", timeout=3)
+    good.del_vip()
+    node.wait_both(good, "backup", timeout=3)
+    node.agent.release(200)
+
+
 def test_sigterm_with_a_hung_request_exits_promptly(node):
     node.start_agent(mode="hang")
     r = node.router(vip=True)
@@ -521,6 +586,14 @@ def test_dvr_ha_snat_namespace_appearing_later_is_followed(node):
     r.add_vip(snat)
     node.wait_both(r, "primary", timeout=8)
 
+    # The snat namespace goes (the router's SNAT part moved away): qrouter- counts again.
+    node.netns.delete(snat)
+    r.snat = None
+    node.d.wait_log(f"router {r.id} changed: {r.vip} on {r.ha} in qrouter-{r.id}")
+    node.wait_both(r, "backup")
+    r.add_vip(r.qrouter)
+    node.wait_both(r, "primary")
+
 
 # ------------------------------------------------------------- manage_ipv6 = true
 
@@ -537,7 +610,6 @@ def neutron_radvd_conf(qr, prefix="fd00:1::/64", mtu=1450):
 
 def write_radvd_conf(sp, router_id, text):
     """The agent's way (ensure the dir, temp file + rename)."""
-    import tempfile
     d = sp.path / "ra"
     d.mkdir(mode=0o755, exist_ok=True)
     with tempfile.NamedTemporaryFile("w+", dir=d, delete=False) as tmp:

@@ -40,6 +40,7 @@ TEST_P(StateFileTest, WritesTheRoleWithoutNewlineMode0644) {
   ::umask(077);  // the file mode must not depend on the umask
   ASSERT_TRUE(files.write(base, "edge1", Role::primary));
   files.sync();
+  files.wait_synced();  // deferred: the sync thread has fsynced it
   ::umask(022);
   EXPECT_EQ(read(dir_ + "/state/edge1/state"), "primary");
   struct stat st {};
