@@ -5,6 +5,10 @@ HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsys
   libexpected-dev libcurl4-openssl-dev)
 HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
   keepalived radvd ndisc6)
+# The incumbent neutron-keepalived-state-change, for the side-by-side
+# compatibility test (tests/e2e/test_neutron_compat.py); HAVIP_NO_NEUTRON=1
+# skips it (and that test).
+HAVIP_COMPAT_DEPS=(neutron-l3-agent)
 
 # havip_install_deps PKG…: installs the packages not yet installed (all of
 # them, after an apt-get update, when CI is set or when any is missing).
