@@ -9,6 +9,10 @@
 //   havip-bench ip-monitor --netns NS --interface IF --vip CIDR --transitions N
 //   havip-bench scale      --prefix P --count N --vip CIDR --state-dir DIR --label L
 //                          [--rounds R] [--idle-s S] [--restart 0|1] [--workdir DIR] -- COMMAND...
+//   havip-bench effects    --netns NS --interface IF --vip CIDR --state-file PATH --label L
+//                          --transitions N [--run-dir DIR] [--gateway GW] [--poll-sysctl 0|1]
+//                          [--exec-floor N --fake-radvd PATH] [--timeout-ms T]
+//                          [--workdir DIR] [--raw CSV] -- COMMAND...
 //
 // Namespaces are P1..PN, each with interface ha-rI (peer hp-rI); router I is
 // named rI. Figures are printed as "ROW<TAB>section<TAB>metric<TAB>value<TAB>
@@ -19,17 +23,27 @@
 // inside that system call, so every latency here is an upper bound by at most
 // the length of the call (reported as "sendto() + ack itself").
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -618,12 +632,411 @@ int cmd_scale(const Args& a) {
   return 0;
 }
 
+// ------------------------------------------------------------------ effects
+
+// The stand-in radvd's datagrams (bench/fake_radvd.cc): "start PID T_NS SYSCTLS" when its
+// main() begins, "term PID T_NS" if it is ever sent SIGTERM.
+class ReportSocket {
+ public:
+  struct Report {
+    std::string kind;
+    pid_t pid = 0;
+    std::int64_t t = 0;
+    std::string sysctls;
+  };
+  explicit ReportSocket(const std::string& path) : path_(path) {
+    fd_ = UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (!fd_ || path.size() >= sizeof sa.sun_path) throw std::runtime_error("report socket: " + path);
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    ::unlink(path.c_str());
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
+  }
+  ~ReportSocket() { ::unlink(path_.c_str()); }
+  ReportSocket(const ReportSocket&) = delete;
+  ReportSocket& operator=(const ReportSocket&) = delete;
+  int fd() const { return fd_.get(); }
+  std::vector<Report> read_all() {
+    std::vector<Report> out;
+    char buf[512];
+    for (;;) {
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf - 1, MSG_DONTWAIT);
+      if (n <= 0) return out;
+      buf[n] = '\0';
+      char kind[16] = {}, sysctls[64] = {};
+      int pid = 0;
+      long long t = 0;
+      if (std::sscanf(buf, "%15s %d %lld %63s", kind, &pid, &t, sysctls) >= 3)
+        out.push_back(Report{kind, static_cast<pid_t>(pid), t, sysctls});
+    }
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+// A thread that, once armed, re-reads one sysctl file in a tight loop and records when
+// it first reads the wanted value. It yields after every read, so on a CPU havipd or its
+// child also wants it steps aside (its time is then an upper bound); on a CPU of its own
+// it reads every few µs. It still occupies a CPU while armed (about a millisecond per
+// transition) on this 2-CPU machine, so its run is reported apart.
+class SysctlPoller {
+ public:
+  explicit SysctlPoller(UniqueFd fd) : fd_(std::move(fd)), thread_([this] { run(); }) {}
+  ~SysctlPoller() {
+    stop_ = true;
+    armed_ = true;
+    armed_.notify_all();
+    thread_.join();
+  }
+  SysctlPoller(const SysctlPoller&) = delete;
+  SysctlPoller& operator=(const SysctlPoller&) = delete;
+  void arm(char want) {
+    want_ = want;
+    seen_ = 0;
+    armed_ = true;
+    armed_.notify_all();
+  }
+  // The time the wanted value was first read, or 0 (then it is disarmed).
+  std::int64_t result(int timeout_ms) {
+    auto deadline = now_ns() + std::int64_t{timeout_ms} * 1'000'000;
+    while (armed_ && now_ns() < deadline) sleep_us(100);
+    armed_ = false;
+    return seen_;
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      armed_.wait(false);
+      while (armed_ && !stop_) {
+        char c = 0;
+        if (::pread(fd_.get(), &c, 1, 0) == 1 && c == want_) {
+          seen_ = now_ns();
+          armed_ = false;
+        }
+        sched_yield();
+      }
+    }
+  }
+  UniqueFd fd_;
+  std::atomic<bool> armed_{false}, stop_{false};
+  std::atomic<char> want_{0};
+  std::atomic<std::int64_t> seen_{0};
+  std::thread thread_;
+};
+
+// /proc/pressure/cpu "some" total: µs during which some task waited for a CPU (-1 if
+// the kernel has no PSI). The machine is shared: this says how noisy a run was.
+long long cpu_pressure_us() {
+  auto text = read_file("/proc/pressure/cpu");
+  if (!text) return -1;
+  auto pos = text->find("total=");
+  return pos == std::string::npos ? -1 : std::atoll(text->c_str() + pos + 6);
+}
+
+struct EffTransition {
+  bool added = false;
+  std::int64_t before = 0, after = 0, state = 0, exec = 0, gone = 0, sysctl = 0;
+  std::string sysctls;  // primary: as the fake radvd read them at its start; backup: after it was gone
+  bool term = false;    // the fake radvd was sent SIGTERM
+  bool missed = false;
+};
+
+// The floor for "event → radvd main()": how long posix_spawn() of the same program
+// takes to reach its main(), from the driver (no namespace switch, no config to write).
+Summary exec_floor(const std::string& fake, const std::string& run_dir, ReportSocket& reports,
+                   long n) {
+  std::vector<double> lat;
+  const std::string conf = run_dir + "/floor/radvd.conf";
+  for (long i = 0; i < n; ++i) {
+    std::vector<std::string> args{fake, "--nodaemon", "--config", conf};
+    std::vector<char*> argv;
+    for (auto& x : args) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    char* envp[] = {nullptr};
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    pid_t child = 0;
+    reports.read_all();
+    auto t0 = now_ns();
+    int r = posix_spawn(&child, fake.c_str(), nullptr, &attr, argv.data(), envp);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0) throw std::runtime_error(fake + ": " + std::strerror(r));
+    pollfd p{reports.fd(), POLLIN, 0};
+    for (auto deadline = now_ns() + 2'000'000'000; now_ns() < deadline;) {
+      if (::poll(&p, 1, 100) <= 0) continue;
+      auto got = reports.read_all();
+      auto it = std::find_if(got.begin(), got.end(),
+                             [&](const auto& x) { return x.kind == "start" && x.pid == child; });
+      if (it != got.end()) {
+        lat.push_back(us(it->t - t0));
+        break;
+      }
+    }
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    sleep_us(1000 + i % 1000);
+  }
+  return summarize(lat);
+}
+
+int cmd_effects(const Args& a) {
+  auto label = a.get("label");
+  auto section = "effects: " + label;
+  auto vip = Ipv4Prefix::parse(a.get("vip"));
+  auto state_file = a.get("state-file");
+  auto workdir = a.get("workdir", "/tmp");
+  auto run_dir = a.get("run-dir", "-");
+  auto gateway = a.get("gateway", "-");
+  bool with_radvd = run_dir != "-";
+  bool poll_sysctl = a.num("poll-sysctl", 0) != 0;
+  long n = a.num("transitions", 1000);
+  int timeout_ms = static_cast<int>(a.num("timeout-ms", 3000));
+
+  auto home = open_home_netns();
+  auto ns = open_netns(a.get("netns"));
+  RtSocket ctl(ns.get(), home.get());
+  int ifindex = ctl.ifindex(a.get("interface"));
+  if (ifindex == 0) throw std::runtime_error("no interface " + a.get("interface"));
+  ctl.change_addr(ifindex, vip, false, true);  // start without the VIP
+
+  std::unique_ptr<ReportSocket> reports;
+  if (with_radvd) reports = std::make_unique<ReportSocket>(run_dir + "/fake-radvd.sock");
+  // The gateway's sysctls, opened inside the namespace (/proc/sys resolves at open time).
+  UniqueFd gw_fwd, gw_ra;
+  std::unique_ptr<SysctlPoller> poller;
+  if (gateway != "-") {
+    InNetns in(ns.get(), home.get());
+    auto base = "/proc/sys/net/ipv6/conf/" + gateway + "/";
+    gw_fwd = UniqueFd(::open((base + "forwarding").c_str(), O_RDONLY | O_CLOEXEC));
+    gw_ra = UniqueFd(::open((base + "accept_ra").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!gw_fwd || !gw_ra) throw std::runtime_error("cannot open " + base + "* in the namespace");
+    if (poll_sysctl)
+      poller = std::make_unique<SysctlPoller>(
+          UniqueFd(::open((base + "forwarding").c_str(), O_RDONLY | O_CLOEXEC)));
+  }
+  auto read_gw = [&]() {
+    auto rd = [](int fd) {
+      char buf[16] = {};
+      ssize_t k = ::pread(fd, buf, sizeof buf - 1, 0);
+      return k > 0 ? std::string(buf, static_cast<std::size_t>(k) - (buf[k - 1] == '\n'))
+                   : std::string("-");
+    };
+    return rd(gw_ra.get()) + "," + rd(gw_fwd.get());
+  };
+
+  auto started = start_daemon(a, workdir, true, workdir + "/" + label + ".log");
+  pid_t pid = started.child.pid;
+  row(section, "start-up → READY (1 router)", fmt::format("{:.1f} ms", started.startup_ms));
+  for (int i = 0; i < 300 && content(state_file) != "backup"; ++i) sleep_us(10'000);
+  if (content(state_file) != "backup") throw std::runtime_error("no 'backup' state file at start");
+  StateWatch watch;
+  if (!watch.add(dirname_of(state_file), 0)) throw std::runtime_error("cannot watch " + state_file);
+
+  UniqueFd radvd_pidfd;  // the running fake radvd, if any
+  long terms = 0, checks = 0;
+  auto handle_reports = [&](EffTransition* t) {
+    if (!reports) return;
+    for (const auto& r : reports->read_all()) {
+      if (r.kind == "check") {
+        ++checks;
+      } else if (r.kind == "term") {
+        ++terms;
+        if (t) t->term = true;
+      } else if (r.kind == "start") {
+        radvd_pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
+        if (t && t->added && t->exec == 0) {
+          t->exec = r.t;
+          t->sysctls = r.sysctls;
+        }
+      }
+    }
+  };
+
+  auto transition = [&](bool add) {
+    EffTransition t;
+    t.added = add;
+    watch.wait(0, [](int, std::int64_t) {});
+    handle_reports(nullptr);
+    if (poller) poller->arm(add ? '1' : '0');
+    const std::string want = add ? "primary" : "backup";
+    t.before = now_ns();
+    int err = ctl.change_addr(ifindex, vip, add, true);
+    t.after = now_ns();
+    if (err != 0) throw std::runtime_error(fmt::format("address change: {}", std::strerror(err)));
+    bool need_radvd = with_radvd && (add || radvd_pidfd);
+    auto deadline = t.after + std::int64_t{timeout_ms} * 1'000'000;
+    while ((t.state == 0 || need_radvd) && now_ns() < deadline) {
+      std::array<pollfd, 4> p{pollfd{watch.fd(), POLLIN, 0},
+                              pollfd{reports ? reports->fd() : -1, POLLIN, 0},
+                              pollfd{add ? -1 : radvd_pidfd.get(), POLLIN, 0},
+                              pollfd{started.notify->fd(), POLLIN, 0}};
+      int left = static_cast<int>((deadline - now_ns()) / 1'000'000) + 1;
+      if (::poll(p.data(), p.size(), left) <= 0) continue;
+      auto now = now_ns();
+      if (p[0].revents) {
+        bool ev = false;
+        watch.wait(0, [&](int, std::int64_t) { ev = true; });
+        if (ev && t.state == 0 && content(state_file) == want) t.state = now;
+      }
+      if (p[1].revents) {
+        handle_reports(&t);
+        if (add && t.exec != 0) need_radvd = false;
+      }
+      if (p[2].revents) {
+        t.gone = now;
+        radvd_pidfd.reset();
+        handle_reports(&t);  // a "term" the fake sent before it exited
+        t.sysctls = read_gw();
+        need_radvd = false;
+      }
+      if (p[3].revents) started.notify->drain();
+    }
+    if (poller) t.sysctl = poller->result(100);
+    t.missed = t.state == 0 || need_radvd || (poller && t.sysctl == 0);
+    return t;
+  };
+
+  // `radvd --configtest` runs once per configuration: at start-up, or else on the way
+  // of the first transition to primary.
+  sleep_us(200'000);
+  handle_reports(nullptr);
+  long checks_at_start = checks;
+  auto first = transition(true);
+  long checks_first = checks - checks_at_start;
+  auto first_down = transition(false);
+  if (first.missed || first_down.missed) throw std::runtime_error(label + ": the first transitions were not seen; see the log");
+  sleep_us(100'000);
+  progress(fmt::format("{}: {} transitions", label, n));
+
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<long> jitter(1000, 2000);
+  std::vector<EffTransition> ts;
+  long missed = 0;
+  auto cpu1 = sample(pid).cpu_ns;
+  auto psi0 = cpu_pressure_us();
+  auto wall0 = now_ns();
+  for (long i = 0; i < n; ++i) {
+    // From a quiet daemon, as in `latency`: its loop back in epoll_wait (any deferred
+    // fsync done), then a random 1–2 ms.
+    for (int k = 0; k < 10000 && !idle_in_poll(pid); ++k) sleep_us(100);
+    sleep_us(jitter(rng));
+    auto t = transition(i % 2 == 0);
+    if (t.missed) {
+      ++missed;  // a radvd that started late is stopped by the next transition to backup
+      continue;
+    }
+    ts.push_back(t);
+  }
+  auto cpu2 = sample(pid).cpu_ns;
+  auto psi1 = cpu_pressure_us();
+  auto wall1 = now_ns();
+
+  auto us_of = [](std::int64_t from, std::int64_t to) { return us(to - from); };
+  std::vector<double> up_state, up_exec, up_state_exec, up_sysctl, up_sysctl_exec;
+  std::vector<double> down_state, down_gone, down_state_gone, down_sysctl, down_sysctl_gone;
+  long up_sysctls_ok = 0, down_sysctls_ok = 0, ups = 0, downs = 0;
+  std::string csv = "added,sendto_us,state_us,radvd_us,sysctl_us,sysctls,term\n";
+  for (const auto& t : ts) {
+    csv += fmt::format("{},{:.1f},{:.1f},{:.1f},{:.1f},\"{}\",{}\n", t.added ? 1 : 0,
+                       us_of(t.before, t.after), us_of(t.before, t.state),
+                       with_radvd ? us_of(t.before, t.added ? t.exec : t.gone) : 0.0,
+                       t.sysctl ? us_of(t.before, t.sysctl) : 0.0,
+                       t.sysctls.empty() ? "-" : t.sysctls, t.term ? 1 : 0);
+    if (t.added) {
+      ++ups;
+      up_state.push_back(us_of(t.before, t.state));
+      if (with_radvd) {
+        up_exec.push_back(us_of(t.before, t.exec));
+        up_state_exec.push_back(us_of(t.state, t.exec));
+        up_sysctls_ok += t.sysctls == "1,2,1";
+      }
+      if (t.sysctl) {
+        up_sysctl.push_back(us_of(t.before, t.sysctl));
+        if (with_radvd) up_sysctl_exec.push_back(us_of(t.sysctl, t.exec));
+      }
+    } else {
+      ++downs;
+      down_state.push_back(us_of(t.before, t.state));
+      if (with_radvd) {
+        down_gone.push_back(us_of(t.before, t.gone));
+        down_state_gone.push_back(us_of(t.state, t.gone));
+        down_sysctls_ok += t.sysctls == "0,0";
+      }
+      if (t.sysctl) {
+        down_sysctl.push_back(us_of(t.before, t.sysctl));
+        if (with_radvd) down_sysctl_gone.push_back(us_of(t.sysctl, t.gone));
+      }
+    }
+  }
+  if (a.get("raw", "-") != "-") write_file(a.get("raw"), csv);
+
+  if (with_radvd) {
+    row(section, "radvd --configtest runs: at start-up / on the way of the first transition",
+        fmt::format("{} / {}", checks_at_start, checks_first), "1 / 0",
+        verdict(checks_at_start == 1 && checks_first == 0));
+    row(section, "first transition to primary (first radvd start): event → state file / → radvd main()",
+        fmt_us(us_of(first.before, first.state)) + " / " + fmt_us(us_of(first.before, first.exec)));
+  }
+  row(section, fmt::format("to primary (n={}): event → state file in place", ups),
+      fmt_summary(summarize(up_state)));
+  if (!up_sysctl.empty())
+    row(section, "to primary: event → gateway forwarding reads 1 (polled)", fmt_summary(summarize(up_sysctl)));
+  if (with_radvd) {
+    auto e = summarize(up_exec);
+    row(section, "to primary: event → radvd main() (sysctls and radvd.conf written, posix_spawn, exec)",
+        fmt_summary(e), "p99 ≤ 2 ms", verdict(e.p99 <= 2000 && missed == 0));
+    row(section, "to primary: state file in place → radvd main()", fmt_summary(summarize(up_state_exec)));
+    if (!up_sysctl_exec.empty())
+      row(section, "to primary: gateway forwarding reads 1 → radvd main()",
+          fmt_summary(summarize(up_sysctl_exec)));
+    row(section, "to primary: sysctls already primary when radvd started (1,2,1)",
+        fmt::format("{}/{}", up_sysctls_ok, ups), std::to_string(ups), verdict(up_sysctls_ok == ups));
+  }
+  row(section, fmt::format("to backup (n={}): event → state file in place", downs),
+      fmt_summary(summarize(down_state)));
+  if (!down_sysctl.empty())
+    row(section, "to backup: event → gateway forwarding reads 0 (polled)", fmt_summary(summarize(down_sysctl)));
+  if (with_radvd) {
+    row(section, "to backup: event → radvd gone (pidfd readable)", fmt_summary(summarize(down_gone)));
+    row(section, "to backup: state file in place → radvd gone", fmt_summary(summarize(down_state_gone)));
+    if (!down_sysctl_gone.empty())
+      row(section, "to backup: gateway forwarding reads 0 → radvd gone",
+          fmt_summary(summarize(down_sysctl_gone)));
+    row(section, "to backup: sysctls backup (accept_ra 0, forwarding 0) once radvd was gone",
+        fmt::format("{}/{}", down_sysctls_ok, downs), std::to_string(downs),
+        verdict(down_sysctls_ok == downs));
+    row(section, "radvd stopped gracefully (SIGTERM reached it)", std::to_string(terms), "0",
+        verdict(terms == 0));
+  }
+  if (missed) row(section, "transitions not completed in time", std::to_string(missed), "0", "MISS");
+  if (with_radvd && a.num("exec-floor", 0) > 0)
+    row(section, fmt::format("floor: the driver's posix_spawn() → fake-radvd main() (n={})",
+                             a.num("exec-floor", 0)),
+        fmt_summary(exec_floor(a.get("fake-radvd"), run_dir, *reports, a.num("exec-floor", 0))));
+  row(section, "daemon CPU per transition (radvd's own exec not included)",
+      fmt_us(us(cpu2 - cpu1) / static_cast<double>(n)));
+  if (psi0 >= 0 && psi1 >= psi0)
+    row(section, "CPU pressure during the run (some task waiting for a CPU; ours included)",
+        fmt::format("{:.1f} % of the time", 100.0 * static_cast<double>(psi1 - psi0) * 1000 /
+                                                 static_cast<double>(wall1 - wall0)));
+  auto mem = sample(pid);
+  row(section, "havipd RSS / PSS", mib(mem.rss_kb) + " / " + mib(mem.pss_kb));
+  started.child.stop();
+  return 0;
+}
+
 }  // namespace
 }  // namespace bench
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: havip-bench links-up|latency|ip-monitor|scale|footprint ... (see the source)\n");
+    std::fprintf(stderr, "usage: havip-bench links-up|latency|ip-monitor|scale|footprint|effects ... (see the source)\n");
     return 2;
   }
   std::string cmd = argv[1];
@@ -634,6 +1047,7 @@ int main(int argc, char** argv) {
     if (cmd == "ip-monitor") return bench::cmd_ip_monitor(args);
     if (cmd == "scale") return bench::cmd_scale(args);
     if (cmd == "footprint") return bench::cmd_footprint(args);
+    if (cmd == "effects") return bench::cmd_effects(args);
     std::fprintf(stderr, "havip-bench: unknown command %s\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -284,8 +284,10 @@ ProcSample sample_tree(pid_t root) {
 }
 
 bool idle_in_poll(pid_t pid) {
-  // x86-64 numbers: poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2.
-  static const std::set<long> waits{7, 23, 232, 270, 271, 281, 441};
+  // x86-64 numbers: poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2,
+  // and futex / futex_waitv: a helper thread waiting for work (havipd's deferred-sync
+  // thread between batches; one busy in fsync or syncfs is not idle).
+  static const std::set<long> waits{7, 23, 232, 270, 271, 281, 441, 202, 449};
   auto tasks = tasks_of(pid);
   if (tasks.empty()) return true;
   for (const auto& task : tasks) {

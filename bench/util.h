@@ -84,7 +84,8 @@ struct ProcSample {
 };
 ProcSample sample(pid_t pid);
 ProcSample sample_tree(pid_t root);  // root and all its descendants
-// True when every thread of pid sleeps in epoll/poll/select (the loop is idle).
+// True when every thread of pid sleeps in epoll/poll/select or on a futex (the loop is
+// idle and no helper thread is at work).
 bool idle_in_poll(pid_t pid);
 
 // inotify on state directories: reports "state" being renamed into place
@@ -98,6 +99,7 @@ class StateWatch {
   // Waits up to timeout_ms for events; calls on_event(key, t_ns) for each.
   // Returns the number of events seen (0 on timeout).
   int wait(int timeout_ms, const std::function<void(int key, std::int64_t t)>& on_event);
+  int fd() const { return fd_.get(); }  // readable when events are queued (for one's own poll)
 
  private:
   UniqueFd fd_;
