@@ -1,5 +1,6 @@
 #include "daemon/daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -264,7 +265,7 @@ void Daemon::flush() {
   arm(retry_timer_, wake);
   report();
   state_files_->sync();  // hands the batch's files to the sync thread
-  if (status_dirty_) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
+  if (status_dirty_ || !actions.empty()) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
   if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
 }
 
@@ -359,6 +360,9 @@ void Daemon::report() {
 
 int Daemon::on_idle(sd_event_source*, void* self) {
   auto* d = static_cast<Daemon*>(self);
+  // A burst (a mass failover: a thousand notifications in flight at once)
+  // leaves freed heap behind; give it back to the system once it is over.
+  ::malloc_trim(0);
   if (d->status_dirty_) {
     d->status_dirty_ = false;
     sd_notifyf(0, "STATUS=%s", d->last_status_.c_str());
