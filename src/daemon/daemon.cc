@@ -143,7 +143,7 @@ void Daemon::start_neutron() {
     notifier_.target =
         std::make_unique<L3AgentNotifier>(loop_, socket, [] { return Clock::now(); });
   neutron_ = std::make_unique<NeutronWatch>(loop_, *config_.neutron, config_.daemon,
-                                            [this] { apply_routers(); });
+                                            *run_files_, [this] { apply_routers(); });
   neutron_->start();
 }
 

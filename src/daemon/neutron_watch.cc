@@ -16,7 +16,6 @@
 #include "core/config_parse.h"
 #include "core/keepalived_conf.h"
 #include "core/neutron.h"
-#include "effects/run_files.h"
 #include "netns/netns_watch.h"
 
 namespace havip {
@@ -52,10 +51,11 @@ std::string id_of_radvd_conf(const std::string& name) {
 }  // namespace
 
 NeutronWatch::NeutronWatch(sd_event* loop, NeutronConfig neutron, DaemonConfig daemon,
-                           OnChange on_change)
+                           RunFiles& files, OnChange on_change)
     : loop_(loop),
       neutron_(std::move(neutron)),
       daemon_(std::move(daemon)),
+      files_(files),
       on_change_(std::move(on_change)) {}
 
 NeutronWatch::~NeutronWatch() { sd_event_source_disable_unref(io_); }
@@ -99,9 +99,8 @@ std::optional<std::string> NeutronWatch::radvd_content(const std::string& id) {
   // The agent's file exists while it runs radvd for the router (it removes
   // it on backup): keep the last one seen, here and in run_dir, so that radvd
   // can run while the agent is down, even after a restart of havipd.
-  FsRunFiles files;
   if (auto text = read_file(neutron::radvd_conf(neutron_, id)); text && !text->empty()) {
-    if (radvd_seen_[id] != *text) files.write(daemon_.run_dir, id, kRadvdCopy, *text);
+    if (radvd_seen_[id] != *text) files_.write(daemon_.run_dir, id, kRadvdCopy, *text);
     radvd_seen_[id] = *text;
   } else if (!radvd_seen_.contains(id)) {
     if (auto copy = read_file(daemon_.run_dir + "/" + id + "/" + kRadvdCopy); copy && !copy->empty())

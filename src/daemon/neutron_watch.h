@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/unique_fd.h"
+#include "effects/run_files.h"
 
 struct sd_event;
 struct sd_event_source;
@@ -23,7 +24,9 @@ class NeutronWatch {
  public:
   using OnChange = std::function<void()>;
 
-  NeutronWatch(sd_event* loop, NeutronConfig neutron, DaemonConfig daemon, OnChange on_change);
+  // `files` keeps the copy of each router's radvd.conf (a dry run's logs it).
+  NeutronWatch(sd_event* loop, NeutronConfig neutron, DaemonConfig daemon, RunFiles& files,
+               OnChange on_change);
   ~NeutronWatch();
   NeutronWatch(const NeutronWatch&) = delete;
   NeutronWatch& operator=(const NeutronWatch&) = delete;
@@ -47,6 +50,7 @@ class NeutronWatch {
   sd_event* loop_;
   NeutronConfig neutron_;
   DaemonConfig daemon_;
+  RunFiles& files_;
   OnChange on_change_;
   UniqueFd inotify_;
   sd_event_source* io_ = nullptr;
