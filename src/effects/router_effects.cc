@@ -85,8 +85,11 @@ void RouterEffects::gateway_appeared(TimePoint now) {
 bool RouterEffects::apply_sysctls() {
   bool ok = true;
   const std::string gateway = "net/ipv6/conf/" + config_.gateway_interface + "/";
-  for (const auto& w : sysctls_for(config_, role_)) {
-    auto r = ctx_.sysctls.set(config_.netns, w.path, w.value);
+  auto writes = sysctls_for(config_, role_);
+  auto results = ctx_.sysctls.set_all(config_.netns, writes);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const auto& w = writes[i];
+    const auto& r = results[i];
     if (!r && r.error().error == ENOENT && !config_.gateway_interface.empty() &&
         w.path.starts_with(gateway)) {
       // Normal on a Neutron node: the gateway port is plugged later. Its

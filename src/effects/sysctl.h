@@ -5,8 +5,11 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
+
+#include "core/sysctl_plan.h"
 
 namespace havip {
 
@@ -22,6 +25,14 @@ class Sysctls {
   // Returns whether it wrote.
   virtual tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                               const std::string& value) = 0;
+  using Result = tl::expected<bool, SysctlError>;
+  // Sets each of `writes` in `netns`, in order; one result per write.
+  virtual std::vector<Result> set_all(const std::string& netns,
+                                      const std::vector<SysctlWrite>& writes) {
+    std::vector<Result> out;
+    for (const auto& w : writes) out.push_back(set(netns, w.path, w.value));
+    return out;
+  }
 };
 
 class ProcSysctls final : public Sysctls {
@@ -31,6 +42,9 @@ class ProcSysctls final : public Sysctls {
       : home_netns_(home_netns), netns_fd_(std::move(netns_fd)) {}
   tl::expected<bool, SysctlError> set(const std::string& netns, const std::string& path,
                                       const std::string& value) override;
+  // Enters the namespace once for every file, not once per file.
+  std::vector<Result> set_all(const std::string& netns,
+                              const std::vector<SysctlWrite>& writes) override;
 
  private:
   int home_netns_;

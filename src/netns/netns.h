@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include <tl/expected.hpp>
 
@@ -34,7 +35,12 @@ auto run_in(int target, int home, Fn&& fn) -> tl::expected<decltype(fn()), std::
     int home;
     ~Back() { leave_to(home); }
   } back{home};
-  return fn();
+  if constexpr (std::is_void_v<decltype(fn())>) {
+    fn();
+    return {};
+  } else {
+    return fn();
+  }
 }
 
 }  // namespace havip::netns
