@@ -25,6 +25,9 @@ struct DaemonConfig {
   StateSync state_sync = StateSync::deferred;
   std::string run_dir = "/run/havip";         // <run_dir>/<router>/radvd.{conf,pid}
   std::string radvd_binary = "/usr/sbin/radvd";
+  std::string control_socket = "/run/havip/havipd.sock";  // "" = none
+  std::string control_socket_group;  // group allowed to connect (mode 0660); "" = havipd's
+  std::string metrics_textfile;      // node-exporter textfile collector file; "" = none
 
   bool operator==(const DaemonConfig&) const = default;
 };

@@ -38,15 +38,14 @@ constexpr std::size_t kMaxRdnss = 3;  // Neutron's limit
 // answer than a spelling suggestion.
 struct Schema {
   std::span<const std::string_view> known;
-  std::span<const std::string_view> planned;
 };
 
 constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "router"};
 constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
 constexpr std::string_view kDaemonKeys[] = {
     "state_dir",  "hold_down_ms", "netns_dir",   "netlink_receive_buffer",
-    "state_sync", "run_dir",      "radvd_binary"};
-constexpr std::string_view kDaemonPlanned[] = {"control_socket"};
+    "state_sync", "run_dir",      "radvd_binary", "control_socket", "control_socket_group",
+    "metrics_textfile"};
 constexpr std::string_view kRouterKeys[] = {
     "name",         "namespace", "interface", "vip",     "hold_down_ms", "gateway_interface",
     "ipv6_gateway", "sysctl",    "radvd",     "service", "hook"};
@@ -58,16 +57,16 @@ constexpr std::string_view kRadvdPrefixKeys[] = {"prefix", "mode"};
 constexpr std::string_view kServiceKeys[] = {"command", "stop_timeout_ms"};
 constexpr std::string_view kHookKeys[] = {"command", "timeout_ms"};
 
-constexpr Schema kTopSchema{kTopKeys, {}};
-constexpr Schema kNeutronSchema{kNeutronKeys, {}};
-constexpr Schema kDaemonSchema{kDaemonKeys, kDaemonPlanned};
-constexpr Schema kRouterSchema{kRouterKeys, {}};
-constexpr Schema kSysctlSchema{kSysctlKeys, {}};
-constexpr Schema kRadvdSchema{kRadvdKeys, {}};
-constexpr Schema kRadvdInterfaceSchema{kRadvdInterfaceKeys, {}};
-constexpr Schema kRadvdPrefixSchema{kRadvdPrefixKeys, {}};
-constexpr Schema kServiceSchema{kServiceKeys, {}};
-constexpr Schema kHookSchema{kHookKeys, {}};
+constexpr Schema kTopSchema{kTopKeys};
+constexpr Schema kNeutronSchema{kNeutronKeys};
+constexpr Schema kDaemonSchema{kDaemonKeys};
+constexpr Schema kRouterSchema{kRouterKeys};
+constexpr Schema kSysctlSchema{kSysctlKeys};
+constexpr Schema kRadvdSchema{kRadvdKeys};
+constexpr Schema kRadvdInterfaceSchema{kRadvdInterfaceKeys};
+constexpr Schema kRadvdPrefixSchema{kRadvdPrefixKeys};
+constexpr Schema kServiceSchema{kServiceKeys};
+constexpr Schema kHookSchema{kHookKeys};
 
 // A word of the file and the value it stands for.
 template <class E>
@@ -93,6 +92,10 @@ constexpr std::string_view kInterfaceRule =
 constexpr std::string_view kVipRule =
     "an address with prefix length like \"169.254.0.1/24\" or \"fd00::1/64\"";
 constexpr std::string_view kAbsolutePathRule = "an absolute path";
+constexpr std::string_view kOptionalPathRule = "an absolute path, or \"\" for none";
+constexpr std::string_view kSocketPathRule =
+    "an absolute path of at most 107 bytes (a unix socket address), or \"\" for none";
+constexpr std::string_view kGroupRule = "a group name (letters, digits, '_', '.', '-')";
 constexpr std::string_view kIpv6PrefixRule = "an IPv6 prefix like \"fd00:1::/64\"";
 constexpr std::string_view kIpv6AddressRule = "an IPv6 address like \"fd00:1::53\"";
 constexpr std::string_view kUserRule =
@@ -128,6 +131,11 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 // Paths and argv end at the first NUL once they reach a system call.
 bool valid_absolute_path(std::string_view s) { return s.starts_with('/') && !has_nul(s); }
 bool valid_argument(std::string_view s) { return !has_nul(s); }
+bool valid_optional_path(std::string_view s) { return s.empty() || valid_absolute_path(s); }
+// sockaddr_un's sun_path holds 108 bytes, NUL included.
+bool valid_socket_path(std::string_view s) {
+  return s.empty() || (valid_absolute_path(s) && s.size() <= 107);
+}
 
 bool valid_user_name(std::string_view name) {
   if (name.empty() || name.size() > 32 || name.starts_with('-')) return false;
@@ -297,8 +305,6 @@ std::string unknown_key_message(std::string_view typed, const toml::node& value,
   bool is_table = value.is_table() || value.is_array_of_tables();
   std::string msg =
       std::string(is_table ? "unknown table '" : "unknown key '") + std::string(typed) + "'";
-  if (std::ranges::find(schema.planned, typed) != schema.planned.end())
-    return msg + " (not supported in this version)";
   if (auto hint = closest(typed, schema.known))
     return msg + " (did you mean '" + std::string(*hint) + "'?)";
   return msg;
@@ -535,6 +541,12 @@ DaemonConfig parse_daemon(TableReader& top) {
   if (auto v = r->choice("state_sync", kStateSyncs)) d.state_sync = *v;
   if (auto v = r->absolute_path("run_dir")) d.run_dir = *v;
   if (auto v = r->absolute_path("radvd_binary")) d.radvd_binary = *v;
+  if (auto v = r->checked("control_socket", valid_socket_path, kSocketPathRule))
+    d.control_socket = *v;
+  if (auto v = r->checked("control_socket_group", valid_user_name, kGroupRule))
+    d.control_socket_group = *v;
+  if (auto v = r->checked("metrics_textfile", valid_optional_path, kOptionalPathRule))
+    d.metrics_textfile = *v;
   return d;
 }
 

@@ -8,6 +8,8 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +19,9 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_parse.h"
+#include "ctl/protocol.h"
+#include "effects/atomic_file.h"
+#include "havip_build.h"
 #include "daemon/dry_run.h"
 #include "daemon/logging.h"
 #include "core/neutron.h"
@@ -54,11 +59,13 @@ Daemon::Daemon(Config config, DaemonOptions options)
       state_retry_(Millis(100), Millis(30000)) {}
 
 Daemon::~Daemon() {
+  log::set_event_hook(nullptr);
+  control_.reset();
   effects_.reset();
   notifier_.target.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
-  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_})
+  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_, metrics_timer_})
     sd_event_source_disable_unref(s);
   sd_event_unref(loop_);
 }
@@ -67,6 +74,8 @@ int Daemon::run() {
   if (!setup()) return 1;
   int r = sd_event_loop(loop_);
   flush();  // a final state decided in the last iteration is not lost
+  control_.reset();
+  if (!config_.daemon.metrics_textfile.empty() && !options_.dry_run) write_metrics_file();
   effects_.reset();
   launcher_.reset();
   monitors_.clear();
@@ -102,6 +111,9 @@ bool Daemon::setup() {
     sd_event_add_time(loop_, t, CLOCK_MONOTONIC, 0, 1, cb, this);
     sd_event_source_set_enabled(*t, SD_EVENT_OFF);
   }
+  sd_event_add_time(loop_, &metrics_timer_, CLOCK_MONOTONIC, 0, 0, on_metrics_timer, this);
+  sd_event_source_set_enabled(metrics_timer_, SD_EVENT_OFF);
+  log::set_event_hook([this](log::Kind k, std::span<const log::Field> f) { counted(k, f); });
   auto home = netns::open_current();
   if (!home) {
     spdlog::error("cannot open the current network namespace: {}", home.error());
@@ -121,6 +133,11 @@ bool Daemon::setup() {
   effects_ = std::make_unique<Effects>(
       EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }, &notifier_});
   watch_netns_dir();
+  control_ = std::make_unique<ControlServer>(
+      loop_, ControlServer::Handlers{[this] { return status_json(); },
+                                     [this] { return metrics_text(); },
+                                     [this] { return reload(); }});
+  listen_control();
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
   start_neutron();
@@ -171,6 +188,11 @@ void Daemon::apply_routers() {
   effects_->configure(config_.daemon, routers, [&](const std::string& name) {
     return engine_.role_of(name).value_or(Role::unknown);
   }, now);
+  std::set<std::string> names;
+  for (const auto& r : routers) names.insert(r.name);
+  metrics_.keep_only(names);
+  std::erase_if(last_, [&](const auto& kv) { return !names.contains(kv.first); });
+  metrics_changed();
   want_namespaces();
 }
 
@@ -236,11 +258,14 @@ void Daemon::drop(const std::string& ns, const std::string& reason) {
   netns_retry_.clear(ns);
   dead_monitors_.erase(ns);
   if (monitors_.erase(ns) == 0) return;
-  spdlog::warn("{} {}; its routers are now unknown", netns_label(ns), reason);
+  log::structured(spdlog::level::warn, {{"HAVIP_NAMESPACE", ns}},
+                  fmt::format("{} {}; its routers are now unknown", netns_label(ns), reason),
+                  log::Kind::netns_gone);
   feed(NetnsGone{ns, reason});
 }
 
 void Daemon::feed(Event&& event) {
+  if (!batch_start_) batch_start_ = Clock::now();
   auto actions = engine_.handle(event, Clock::now());
   pending_.insert(pending_.end(), std::make_move_iterator(actions.begin()),
                   std::make_move_iterator(actions.end()));
@@ -253,9 +278,14 @@ void Daemon::flush() {
       spdlog::info("{}: trying again in {}", netns_label(ns), *delay);
   }
   dead_monitors_.clear();
+  if (relisten_) {
+    relisten_ = false;
+    listen_control();
+  }
   auto actions = std::move(pending_);
   pending_.clear();
   for (const auto& a : actions) std::visit([&](const auto& x) { apply(x); }, a);
+  batch_start_.reset();
   auto now = Clock::now();
   effects_->tick(now);
   arm(hold_down_timer_, engine_.next_deadline());
@@ -270,7 +300,9 @@ void Daemon::flush() {
 }
 
 void Daemon::apply(const GatewayAppeared& g) {
-  spdlog::info("{}: gateway interface appeared; writing its sysctls", g.router);
+  const RouterConfig* config = engine_.router(g.router);
+  log::router(spdlog::level::info, g.router, config ? config->netns : "",
+              "gateway interface appeared; writing its sysctls");
   effects_->gateway_appeared(g.router, Clock::now());
 }
 
@@ -302,8 +334,22 @@ void Daemon::apply(const RoleChange& c) {
                    {"HAVIP_PREVIOUS_ROLE", std::string(role_name(c.from))},
                    {"HAVIP_REASON", c.reason}},
                   fmt::format("{}: {} -> {} ({})", c.router, role_name(c.from),
-                              role_name(c.to), c.reason));
+                              role_name(c.to), c.reason),
+                  log::Kind::transition);
   if (!stop_deadline_) effects_->transition(c, Clock::now());
+  // The synchronous effects are done: the state file is written (or queued
+  // for retry), sysctls set, radvd started or killed, hooks queued.
+  if (batch_start_) metrics_.latency(Clock::now() - *batch_start_);
+  metrics_.transition(c.router, c.to);
+  auto wall = std::chrono::system_clock::now();
+  auto& last = last_[c.router];
+  last.time = wall;
+  last.reason = c.reason;
+  ++last.count;
+  metrics_changed();
+  if (control_ && control_->watchers() > 0)
+    control_->broadcast(ctl::to_line(ctl::transition_json(
+        {wall, c.router, c.netns, c.interface, c.from, c.to, c.reason})));
 }
 
 void Daemon::write_state(const std::string& router, Role role) {
@@ -315,8 +361,9 @@ void Daemon::write_state(const std::string& router, Role role) {
     return;
   }
   auto delay = state_retry_.failed(router, Clock::now());
-  spdlog::error("{}: cannot write state file: {}; retrying in {}", router, ok.error(),
-                delay.value_or(Millis(0)));
+  log::effect_failure(router, config->netns, "state_file",
+                      fmt::format("cannot write state file: {}; retrying in {}", ok.error(),
+                                  delay.value_or(Millis(0))));
 }
 
 void Daemon::retry_due() {
@@ -370,20 +417,28 @@ int Daemon::on_idle(sd_event_source*, void* self) {
   return 0;
 }
 
-void Daemon::reload() {
+nlohmann::ordered_json Daemon::reload() {
   sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
              static_cast<unsigned long long>(usec_of(Clock::now())));
   auto next = load_config(config_.path);
   if (!next) {
-    for (const auto& e : next.error()) spdlog::error("{}", e.to_string());
-    spdlog::error("reload rejected: {} has {} error(s); the running configuration stays",
-                  config_.path, next.error().size());
+    std::vector<std::string> errors;
+    for (const auto& e : next.error()) {
+      errors.push_back(e.to_string());
+      spdlog::error("{}", errors.back());
+    }
+    std::string message = fmt::format("reload rejected: {} has {} error(s); the running "
+                                      "configuration stays",
+                                      config_.path, next.error().size());
+    log::structured(spdlog::level::err, {{"HAVIP_RELOAD", "rejected"}}, message, log::Kind::reload);
     sd_notify(0, "READY=1");
-    return;
+    return {{"ok", false}, {"error", message}, {"errors", errors}};
   }
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
   bool files_changed = next->daemon.state_dir != config_.daemon.state_dir ||
                        next->daemon.state_sync != config_.daemon.state_sync;
+  bool control_changed = next->daemon.control_socket != config_.daemon.control_socket ||
+                         next->daemon.control_socket_group != config_.daemon.control_socket_group;
   if (files_changed) {
     state_files_->sync();
     state_files_ = make_state_files(next->daemon, options_.dry_run);
@@ -396,6 +451,9 @@ void Daemon::reload() {
     for (const auto& ns : names) drop(ns, "left behind by the new netns_dir");
     watch_netns_dir();
   }
+  // The client asking for this reload is answered on the old socket first;
+  // moving the socket only changes where the next client connects.
+  relisten_ = control_changed;
   start_neutron();
   apply_routers();
   if (files_changed) {
@@ -404,9 +462,130 @@ void Daemon::reload() {
     for (const auto& r : engine_.status())
       if (r.role != Role::unknown) write_state(r.name, r.role);
   }
-  spdlog::info("configuration reloaded from {}: {} routers (was {})", config_.path,
-               config_.routers.size(), before);
+  std::size_t routers = engine_.status().size();
+  log::structured(spdlog::level::info, {{"HAVIP_RELOAD", "applied"}},
+                  fmt::format("configuration reloaded from {}: {} routers (was {})",
+                              config_.path, config_.routers.size(), before),
+                  log::Kind::reload);
   sd_notify(0, "READY=1");
+  return {{"ok", true}, {"routers", routers}};
+}
+
+void Daemon::listen_control() {
+  const auto& d = config_.daemon;
+  if (options_.dry_run) return;  // a dry run creates no files, the socket included
+  if (d.control_socket.empty()) {
+    if (control_->listening()) spdlog::info("control socket {} closed", control_->path());
+    control_->close();
+    return;
+  }
+  if (control_->listening() && control_->path() == d.control_socket &&
+      control_->group() == d.control_socket_group)
+    return;
+  auto ok = control_->listen(d.control_socket, d.control_socket_group);
+  if (!ok) {
+    spdlog::error("control socket: {}; havipctl cannot reach this havipd (routers are served "
+                  "as usual)",
+                  ok.error());
+    return;
+  }
+  spdlog::info("control socket {} (mode 0660{})", d.control_socket,
+               d.control_socket_group.empty() ? "" : ", group " + d.control_socket_group);
+}
+
+nlohmann::ordered_json Daemon::status_json() const {
+  ctl::Status s;
+  s.version = HAVIP_VERSION;
+  s.pid = static_cast<int>(::getpid());
+  s.ready = ready_;
+  for (const auto& [ns, mon] : monitors_) s.namespaces.push_back(ns);
+  auto now = Clock::now();
+  for (const auto& r : engine_.status()) {
+    ctl::RouterStatus out;
+    out.name = r.name;
+    out.netns = r.netns;
+    out.role = r.role;
+    if (const RouterConfig* config = engine_.router(r.name)) out.interface = config->interface;
+    if (r.pending_until)
+      out.pending_s = std::chrono::duration<double>(*r.pending_until - now).count();
+    if (auto it = last_.find(r.name); it != last_.end()) {
+      out.since = it->second.time;
+      out.reason = it->second.reason;
+      out.transitions = it->second.count;
+    }
+    if (const RouterEffects* fx = effects_->router(r.name)) {
+      auto child = [](const Supervisor& sup) {
+        return ctl::ChildStatus{sup.spec().what, sup.pid(),
+                                std::string(Supervisor::state_name(sup.state()))};
+      };
+      if (fx->radvd()) out.children.push_back(child(fx->radvd()->supervisor()));
+      for (const auto& svc : fx->services()) out.children.push_back(child(*svc));
+      out.failing = fx->failing();
+    }
+    if (state_retry_.contains(r.name)) out.failing.insert(out.failing.begin(), "state_file");
+    s.routers.push_back(std::move(out));
+  }
+  return ctl::status_json(s);
+}
+
+std::string Daemon::metrics_text() const {
+  MetricsInput in;
+  for (const auto& r : engine_.status()) in.routers.push_back({r.name, r.netns, r.role});
+  in.netlink_resyncs = counters_.resyncs;
+  in.netlink_messages = counters_.messages;
+  in.netlink_malformed = counters_.malformed;
+  in.namespaces_watched = monitors_.size();
+  return metrics_.render(in, HAVIP_VERSION);
+}
+
+void Daemon::counted(log::Kind kind, std::span<const log::Field> fields) {
+  std::string router(log::field(fields, "HAVIP_ROUTER"));
+  if (kind == log::Kind::effect_failure) {
+    metrics_.effect_failure(router, std::string(log::field(fields, "HAVIP_EFFECT")));
+    metrics_changed();
+  } else if (kind == log::Kind::child_exit && log::field(fields, "HAVIP_EXPECTED") == "no") {
+    metrics_.child_exit(router, std::string(log::field(fields, "HAVIP_CHILD")));
+    metrics_changed();
+  }
+}
+
+// The textfile is rewritten after changes, at most once a second (a mass
+// failover is one write, not a thousand), and every minute regardless so
+// its mtime shows havipd alive.
+void Daemon::metrics_changed() {
+  if (config_.daemon.metrics_textfile.empty() || options_.dry_run || !metrics_timer_) return;
+  metrics_dirty_ = true;
+  auto now = Clock::now();
+  TimePoint at = metrics_written_ ? std::max(now, *metrics_written_ + std::chrono::seconds(1)) : now;
+  uint64_t when = 0;
+  int enabled = SD_EVENT_OFF;
+  sd_event_source_get_enabled(metrics_timer_, &enabled);
+  sd_event_source_get_time(metrics_timer_, &when);
+  if (enabled != SD_EVENT_OFF && when <= usec_of(at)) return;
+  arm(metrics_timer_, at);
+}
+
+void Daemon::write_metrics_file() {
+  const std::string& path = config_.daemon.metrics_textfile;
+  auto slash = path.rfind('/');
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = path.substr(slash + 1);
+  metrics_written_ = Clock::now();
+  metrics_dirty_ = false;
+  UniqueFd d(::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  tl::expected<Written, std::string> ok =
+      d ? write_atomic(d.get(), dir, name, metrics_text(), false)
+        : tl::expected<Written, std::string>(
+              tl::unexpected(fmt::format("{}: {}", dir, std::strerror(errno))));
+  if (!ok) spdlog::warn("metrics textfile: {}; trying again in a minute", ok.error());
+}
+
+int Daemon::on_metrics_timer(sd_event_source*, std::uint64_t, void* self) {
+  auto* d = static_cast<Daemon*>(self);
+  if (d->config_.daemon.metrics_textfile.empty()) return 0;
+  d->write_metrics_file();
+  d->arm(d->metrics_timer_, Clock::now() + std::chrono::seconds(60));
+  return 0;
 }
 
 void Daemon::read_netns_dir() {
@@ -445,7 +624,7 @@ int Daemon::on_signal(sd_event_source*, const signalfd_siginfo* si, void* self) 
   auto* d = static_cast<Daemon*>(self);
   if (si->ssi_signo == SIGHUP) {
     spdlog::info("SIGHUP: reloading {}", d->config_.path);
-    d->reload();
+    [[maybe_unused]] auto answer = d->reload();
     return 0;
   }
   spdlog::info("{}: stopping", strsignal(static_cast<int>(si->ssi_signo)));

@@ -14,7 +14,10 @@
 #include "core/config.h"
 #include "core/cstamp_clock.h"
 #include "core/engine.h"
+#include "core/metrics.h"
 #include "core/unique_fd.h"
+#include "daemon/control_server.h"
+#include "daemon/logging.h"
 #include "daemon/netns_monitor.h"
 #include "daemon/neutron_watch.h"
 #include "effects/effects.h"
@@ -51,6 +54,7 @@ class Daemon {
   static int on_hold_down(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_netns_dir(sd_event_source* s, int fd, std::uint32_t revents, void* self);
+  static int on_metrics_timer(sd_event_source* s, std::uint64_t usec, void* self);
 
   bool setup();
   void feed(Event&& event);
@@ -60,7 +64,14 @@ class Daemon {
   void stop();
   int netns_fd(const std::string& netns) const;
   void write_state(const std::string& router, Role role);
-  void reload();
+  // Re-reads the configuration; the answer havipctl reload prints.
+  nlohmann::ordered_json reload();
+  void listen_control();
+  nlohmann::ordered_json status_json() const;
+  std::string metrics_text() const;
+  void write_metrics_file();
+  void metrics_changed();
+  void counted(log::Kind kind, std::span<const log::Field> fields);
   // Every router: the configured ones, then those Neutron mode discovered.
   std::vector<RouterConfig> all_routers() const;
   // Hands the current router set to the engine and the effects.
@@ -105,6 +116,20 @@ class Daemon {
   UniqueFd home_ns_;
   UniqueFd netns_dir_watch_;
   MonitorCounters counters_;
+  // What havipctl shows and the metrics count.
+  struct LastTransition {
+    std::chrono::system_clock::time_point time;
+    std::string reason;
+    std::uint64_t count = 0;
+  };
+  std::map<std::string, LastTransition> last_;
+  Metrics metrics_;
+  std::optional<TimePoint> batch_start_;  // when the first event of this batch was read
+  std::unique_ptr<ControlServer> control_;
+  sd_event_source* metrics_timer_ = nullptr;  // the textfile: after changes, and every minute
+  std::optional<TimePoint> metrics_written_;
+  bool metrics_dirty_ = false;
+  bool relisten_ = false;  // the control socket moves once this reload is answered
   CstampClock cstamps_;
   std::map<std::string, std::unique_ptr<NetnsMonitor>> monitors_;
   std::set<std::string> dead_monitors_;  // to destroy after the current dispatch

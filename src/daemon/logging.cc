@@ -18,7 +18,7 @@ namespace {
 
 // Fields of the message being logged right now (the daemon is single-threaded;
 // thread_local keeps it correct should that ever change).
-thread_local const std::initializer_list<Field>* current_fields = nullptr;
+thread_local std::span<const Field> current_fields;
 
 int syslog_priority(spdlog::level::level_enum l) {
   switch (l) {
@@ -34,12 +34,11 @@ class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::vector<std::string> lines;
-    lines.reserve(3 + (current_fields ? current_fields->size() : 0));
+    lines.reserve(3 + current_fields.size());
     lines.push_back("MESSAGE=" + std::string(msg.payload.data(), msg.payload.size()));
     lines.push_back("PRIORITY=" + std::to_string(syslog_priority(msg.level)));
     lines.push_back("SYSLOG_IDENTIFIER=havipd");
-    if (current_fields)
-      for (const auto& f : *current_fields) lines.push_back(std::string(f.name) + "=" + f.value);
+    for (const auto& f : current_fields) lines.push_back(std::string(f.name) + "=" + f.value);
     std::vector<iovec> iov;
     iov.reserve(lines.size());
     for (auto& l : lines) iov.push_back({l.data(), l.size()});
@@ -49,6 +48,7 @@ class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 };
 
 bool journal = false;
+EventHook event_hook;
 
 // systemd sets JOURNAL_STREAM=DEV:INO for the stream it connected; compare it
 // with our stderr so a redirected stderr still gets plain lines.
@@ -84,11 +84,54 @@ bool setup(std::string_view level) {
 
 bool journal_active() { return journal; }
 
+std::string_view message_id(Kind kind) {
+  switch (kind) {
+    case Kind::none: return {};
+    case Kind::transition: return "8a3ad06c7f9347b9bbb5600f2b63ff2b";
+    case Kind::effect_failure: return "4677cfb65c434ff595b7a530bddb7864";
+    case Kind::child_exit: return "6818d7c019564370b247055ebf3e229c";
+    case Kind::resync: return "f08072cec04a4b10927cd4e480caef24";
+    case Kind::netns_gone: return "f32be15c4cdd47e1ac43dc91bb128582";
+    case Kind::reload: return "2adea1a9e7d8447184516563bd5b255e";
+  }
+  return {};
+}
+
+std::string_view field(std::span<const Field> fields, std::string_view name) {
+  for (const auto& f : fields)
+    if (f.name == name) return f.value;
+  return {};
+}
+
+void set_event_hook(EventHook hook) { event_hook = std::move(hook); }
+
 void structured(spdlog::level::level_enum level, std::initializer_list<Field> fields,
-                std::string_view message) {
-  current_fields = &fields;
-  spdlog::log(level, "{}", message);
-  current_fields = nullptr;
+                std::string_view message, Kind kind) {
+  std::span<const Field> span(fields.begin(), fields.size());
+  if (kind != Kind::none && event_hook) event_hook(kind, span);
+  if (!spdlog::should_log(level)) return;
+  if (kind == Kind::none) {
+    current_fields = span;
+    spdlog::log(level, "{}", message);
+  } else {
+    // MESSAGE_ID goes first; the list is small, so a copy is cheap.
+    std::vector<Field> with_id;
+    with_id.reserve(fields.size() + 1);
+    with_id.push_back({"MESSAGE_ID", std::string(message_id(kind))});
+    with_id.insert(with_id.end(), fields.begin(), fields.end());
+    current_fields = with_id;
+    spdlog::log(level, "{}", message);
+  }
+  current_fields = {};
+}
+
+void effect_failure(std::string_view router, std::string_view netns, std::string_view effect,
+                    std::string_view message) {
+  structured(spdlog::level::err,
+             {{"HAVIP_ROUTER", std::string(router)},
+              {"HAVIP_NAMESPACE", std::string(netns)},
+              {"HAVIP_EFFECT", std::string(effect)}},
+             fmt::format("{}: {}", router, message), Kind::effect_failure);
 }
 
 }  // namespace havip::log

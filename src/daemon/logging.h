@@ -1,11 +1,20 @@
 // Logging: spdlog, to journald with structured fields when systemd connected
 // our stderr to the journal (JOURNAL_STREAM), to stderr otherwise.
+//
+// Lines about one router carry HAVIP_ROUTER and HAVIP_NAMESPACE; the events
+// an operator filters on carry a fixed MESSAGE_ID (see Kind, documented in
+// README.md "Logs"), so `journalctl MESSAGE_ID=… HAVIP_ROUTER=edge1` works.
+// Every such event also reaches the event hook, whatever the log level: the
+// metrics count exactly what the journal reports.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace havip::log {
@@ -21,8 +30,40 @@ struct Field {
   std::string value;
 };
 
+// The kinds of event with a MESSAGE_ID of their own.
+enum class Kind {
+  none,
+  transition,      // a router changed role
+  effect_failure,  // HAVIP_EFFECT: state_file, sysctls, radvd, service, hook, notify
+  child_exit,      // radvd or a service exited (HAVIP_CHILD, HAVIP_EXIT, HAVIP_EXPECTED)
+  resync,          // a namespace's netlink state was read again after an overrun
+  netns_gone,      // a watched namespace was deleted or could not be read any more
+  reload,          // the configuration was reloaded (or the reload rejected)
+};
+// The 128-bit MESSAGE_ID of `kind` (32 hex digits); empty for Kind::none.
+std::string_view message_id(Kind kind);
+// The field's value, or "" when the field is absent.
+std::string_view field(std::span<const Field> fields, std::string_view name);
+
+// Called for every logged event of a Kind other than none.
+using EventHook = std::function<void(Kind, std::span<const Field>)>;
+void set_event_hook(EventHook hook);
+
 // Logs `message` with extra journald fields (stderr shows the message only).
 void structured(spdlog::level::level_enum level, std::initializer_list<Field> fields,
-                std::string_view message);
+                std::string_view message, Kind kind = Kind::none);
+
+// "router: message" with HAVIP_ROUTER and HAVIP_NAMESPACE ("" is the host's).
+template <class... Args>
+void router(spdlog::level::level_enum level, std::string_view name, std::string_view netns,
+            fmt::format_string<Args...> format, Args&&... args) {
+  if (!spdlog::should_log(level)) return;
+  structured(level, {{"HAVIP_ROUTER", std::string(name)}, {"HAVIP_NAMESPACE", std::string(netns)}},
+             fmt::format("{}: {}", name, fmt::format(format, std::forward<Args>(args)...)));
+}
+
+// An effect of a router failed (counted in havip_effect_failures_total).
+void effect_failure(std::string_view router, std::string_view netns, std::string_view effect,
+                    std::string_view message);
 
 }  // namespace havip::log

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+
 #include "netns/netns.h"
 
 namespace havip {
@@ -151,7 +153,9 @@ void NetnsMonitor::resync(const std::string& why) {
     std::string more = unlogged_resyncs_ ? fmt::format(" ({} more since the last report)",
                                                        unlogged_resyncs_)
                                          : std::string();
-    spdlog::warn("{}: {}; re-reading links and addresses{}", label(), why, more);
+    log::structured(spdlog::level::warn, {{"HAVIP_NAMESPACE", netns_}},
+                    fmt::format("{}: {}; re-reading links and addresses{}", label(), why, more),
+                    log::Kind::resync);
     last_resync_log_ = now;
     unlogged_resyncs_ = 0;
   } else {
@@ -160,7 +164,9 @@ void NetnsMonitor::resync(const std::string& why) {
   if (auto ok = start(); !ok) {
     // The namespace is still there (inotify would have said otherwise), so
     // this is a resource problem; the core keeps its last knowledge.
-    spdlog::error("{}: cannot watch any more: {}", label(), ok.error());
+    log::structured(spdlog::level::err, {{"HAVIP_NAMESPACE", netns_}},
+                    fmt::format("{}: cannot watch any more: {}", label(), ok.error()),
+                    log::Kind::netns_gone);
     sink_(NetnsGone{netns_, ok.error()});
   }
 }

@@ -5,6 +5,8 @@
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+
 namespace havip {
 
 
@@ -48,7 +50,8 @@ void HookQueue::next() {
       if (auto p = self.lock()) (*p)->done(st);
     });
     if (!id) {
-      spdlog::error("{}: {} could not start: {}", router_, job.spec.what, id.error());
+      log::effect_failure(router_, netns_, "hook",
+                          fmt::format("{} could not start: {}", job.spec.what, id.error()));
       continue;  // the next hook still runs: one broken hook must not block the others
     }
     pid_ = *id;
@@ -58,8 +61,12 @@ void HookQueue::next() {
 }
 
 void HookQueue::done(ExitStatus status) {
-  auto level = status.success() ? spdlog::level::info : spdlog::level::warn;
-  spdlog::log(level, "{}: {} finished: {}", router_, running_->spec.what, status.to_string());
+  if (status.success())
+    log::router(spdlog::level::info, router_, netns_, "{} finished: {}", running_->spec.what,
+                status.to_string());
+  else
+    log::effect_failure(router_, netns_, "hook",
+                        fmt::format("{} failed: {}", running_->spec.what, status.to_string()));
   running_.reset();
   kill_at_.reset();
   // The next hook's timeout counts from the moment it is started.
@@ -68,8 +75,9 @@ void HookQueue::done(ExitStatus status) {
 
 void HookQueue::tick(TimePoint now) {
   if (!running_ || !kill_at_ || *kill_at_ > now) return;
-  spdlog::error("{}: {} timed out after {}; killing its process group", router_,
-                running_->spec.what, running_->timeout);
+  log::effect_failure(router_, netns_, "hook",
+                      fmt::format("{} timed out after {}; killing its process group",
+                                  running_->spec.what, running_->timeout));
   launcher_.signal(pid_, SIGKILL);
   kill_at_.reset();  // done() follows when the kill is seen
 }
@@ -77,10 +85,11 @@ void HookQueue::tick(TimePoint now) {
 std::optional<TimePoint> HookQueue::deadline() const { return kill_at_; }
 
 void HookQueue::cancel() {
-  for (const auto& job : queue_) spdlog::warn("{}: {} not run: stopping", router_, job.spec.what);
+  for (const auto& job : queue_)
+    log::router(spdlog::level::warn, router_, netns_, "{} not run: stopping", job.spec.what);
   queue_.clear();
   if (running_) {
-    spdlog::warn("{}: {} killed: stopping", router_, running_->spec.what);
+    log::router(spdlog::level::warn, router_, netns_, "{} killed: stopping", running_->spec.what);
     launcher_.signal(pid_, SIGKILL);
     kill_at_.reset();
   }

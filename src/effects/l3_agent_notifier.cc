@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+
 namespace havip {
 
 struct L3AgentNotifier::Transfer {
@@ -129,7 +131,8 @@ L3AgentNotifier::~L3AgentNotifier() {
 
 void L3AgentNotifier::notify(const std::string& router, Role role) {
   if (role == Role::unknown) {
-    spdlog::error("{}: the L3 agent is told primary or backup only, not unknown; ignoring", router);
+    log::structured(spdlog::level::err, {{"HAVIP_ROUTER", router}},
+                    router + ": the L3 agent is told primary or backup only, not unknown; ignoring");
     return;
   }
   auto& r = routers_[router];
@@ -189,8 +192,9 @@ void L3AgentNotifier::finished(const std::string& name, Router& r, Role role,
     ++counters_.sent;
     r.delivered = role;
     if (r.failures > 0)
-      spdlog::info("{}: notified the L3 agent ({}) after {} failed attempt{}", name,
-                   role_name(role), r.failures, r.failures == 1 ? "" : "s");
+      log::structured(spdlog::level::info, {{"HAVIP_ROUTER", name}},
+                      fmt::format("{}: notified the L3 agent ({}) after {} failed attempt{}", name,
+                                  role_name(role), r.failures, r.failures == 1 ? "" : "s"));
     else
       spdlog::debug("{}: notified the L3 agent ({})", name, role_name(role));
     r.failures = 0;
@@ -207,8 +211,10 @@ void L3AgentNotifier::finished(const std::string& name, Router& r, Role role,
   r.retry_at = clock_() + delay;
   // Once per failure streak: a dead agent must not flood the journal.
   auto level = r.failures == 1 ? spdlog::level::warn : spdlog::level::debug;
-  spdlog::log(level, "{}: cannot notify the L3 agent at {} ({}): {}; retrying in {}", name,
-              socket_path_, role_name(role), error, delay);
+  log::structured(level, {{"HAVIP_ROUTER", name}, {"HAVIP_EFFECT", "notify"}},
+                  fmt::format("{}: cannot notify the L3 agent at {} ({}): {}; retrying in {}",
+                              name, socket_path_, role_name(role), error, delay),
+                  log::Kind::effect_failure);
   arm_retry();
 }
 

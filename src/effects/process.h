@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ class Launcher {
   virtual tl::expected<ProcessId, std::string> start(const ProcessSpec& spec, OnExit on_exit) = 0;
   // Sends `sig` to the process's whole group; a no-op once it has exited.
   virtual void signal(ProcessId id, int sig) = 0;
+  // The operating system's pid of a running process (for havipctl status);
+  // nullopt once it has exited, or for launchers without real processes.
+  virtual std::optional<int> pid_of(ProcessId) const { return std::nullopt; }
 };
 
 }  // namespace havip

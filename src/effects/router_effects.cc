@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/sysctl_plan.h"
+#include "daemon/logging.h"
 
 namespace havip {
 
@@ -87,6 +88,7 @@ bool RouterEffects::apply_sysctls() {
   const std::string gateway = "net/ipv6/conf/" + config_.gateway_interface + "/";
   auto writes = sysctls_for(config_, role_);
   auto results = ctx_.sysctls.set_all(config_.netns, writes);
+  bool gateway_missing = false;
   for (std::size_t i = 0; i < writes.size(); ++i) {
     const auto& w = writes[i];
     const auto& r = results[i];
@@ -94,16 +96,20 @@ bool RouterEffects::apply_sysctls() {
         w.path.starts_with(gateway)) {
       // Normal on a Neutron node: the gateway port is plugged later. Its
       // values are written when it appears (GatewayAppeared), no retry needed.
-      spdlog::info("{}: gateway interface {} does not exist yet; its sysctls follow when it "
-                   "appears",
-                   config_.name, config_.gateway_interface);
+      if (!gateway_missing)
+        log::router(spdlog::level::info, config_.name, config_.netns,
+                    "gateway interface {} does not exist yet; its sysctls follow when it appears",
+                    config_.gateway_interface);
+      gateway_missing = true;
       continue;
     }
     if (!r) {
-      spdlog::error("{}: sysctl {}: {}", config_.name, w.path, r.error().message);
+      log::effect_failure(config_.name, config_.netns, "sysctls",
+                          fmt::format("sysctl {}: {}", w.path, r.error().message));
       ok = false;  // the others are still written
     } else if (*r) {
-      spdlog::debug("{}: sysctl {} = {}", config_.name, w.path, w.value);
+      log::router(spdlog::level::debug, config_.name, config_.netns, "sysctl {} = {}", w.path,
+                  w.value);
     }
   }
   if (ok) retry_.clear(kSysctls);
@@ -113,7 +119,7 @@ bool RouterEffects::apply_sysctls() {
 bool RouterEffects::apply_radvd(TimePoint now) {
   auto r = radvd_->role(role_, now);
   if (!r) {
-    spdlog::error("{}: radvd: {}", config_.name, r.error());
+    log::effect_failure(config_.name, config_.netns, "radvd", "radvd: " + r.error());
     return false;
   }
   retry_.clear(kRadvd);

@@ -36,7 +36,10 @@ struct SpawnLauncher::Child {
     sd_event_source_disable_unref(exit_source);
   }
   void log_line(std::string_view line) const {
-    log::structured(spdlog::level::info, {{"HAVIP_ROUTER", spec.router}},
+    log::structured(spdlog::level::info,
+                    {{"HAVIP_ROUTER", spec.router},
+                     {"HAVIP_NAMESPACE", spec.netns},
+                     {"HAVIP_CHILD", spec.what}},
                     fmt::format("{}: {}: {}", spec.router, spec.what, line));
   }
   // Reads what the child wrote; returns false at end of file.
@@ -186,7 +189,7 @@ tl::expected<ProcessId, std::string> SpawnLauncher::start(const ProcessSpec& spe
   sd_event_add_io(loop_, &child->output_source, child->output.get(), EPOLLIN, on_output,
                   child.get());
   ProcessId id = child->id;
-  spdlog::debug("{}: {} started (pid {})", spec.router, spec.what, pid);
+  log::router(spdlog::level::debug, spec.router, spec.netns, "{} started (pid {})", spec.what, pid);
   children_.emplace(id, std::move(child));
   return id;
 }
@@ -196,6 +199,12 @@ void SpawnLauncher::signal(ProcessId id, int sig) {
   if (it == children_.end()) return;
   // Not reaped yet (we reap in on_exit), so the group id cannot be reused.
   ::kill(-it->second->pid, sig);
+}
+
+std::optional<int> SpawnLauncher::pid_of(ProcessId id) const {
+  auto it = children_.find(id);
+  if (it == children_.end()) return std::nullopt;
+  return it->second->pid;
 }
 
 int SpawnLauncher::on_output(sd_event_source* s, int, std::uint32_t, void* userdata) {

@@ -30,6 +30,7 @@ class SpawnLauncher final : public Launcher {
   tl::expected<ProcessId, std::string> start(const ProcessSpec& spec, OnExit on_exit) override;
   void signal(ProcessId id, int sig) override;
   std::size_t running() const { return children_.size(); }
+  std::optional<int> pid_of(ProcessId id) const override;
 
  private:
   struct Child;

@@ -5,6 +5,8 @@
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+
 namespace havip {
 
 Supervisor::Supervisor(Launcher& launcher, ClockFn clock, ProcessSpec spec,
@@ -59,13 +61,29 @@ void Supervisor::tick(TimePoint now) {
   if (state_ == State::backoff) {
     start(now);
   } else if (state_ == State::stopping) {
-    spdlog::warn("{}: {} did not stop within {}; killing it", spec_.router, spec_.what,
-                 policy_.stop_timeout);
+    log::router(spdlog::level::warn, spec_.router, spec_.netns, "{} did not stop within {}; killing it",
+                spec_.what, policy_.stop_timeout);
     launcher_.signal(pid_, SIGKILL);
   }
 }
 
 std::optional<TimePoint> Supervisor::deadline() const { return due_; }
+
+std::optional<int> Supervisor::pid() const {
+  if (state_ == State::idle || state_ == State::backoff) return std::nullopt;
+  return launcher_.pid_of(pid_);
+}
+
+std::string_view Supervisor::state_name(State s) {
+  switch (s) {
+    case State::idle: return "idle";
+    case State::checking: return "checking";
+    case State::running: return "running";
+    case State::stopping: return "stopping";
+    case State::backoff: return "backoff";
+  }
+  return "?";
+}
 
 void Supervisor::start(TimePoint now) {
   if (check_ && !checked_) {
@@ -90,7 +108,7 @@ void Supervisor::start_main(TimePoint now) {
   pid_ = *id;
   state_ = State::running;
   started_ = now;
-  spdlog::info("{}: {} started", spec_.router, spec_.what);
+  log::router(spdlog::level::info, spec_.router, spec_.netns, "{} started", spec_.what);
 }
 
 void Supervisor::exited(ExitStatus status) {
@@ -99,7 +117,14 @@ void Supervisor::exited(ExitStatus status) {
   due_.reset();
   if (was == State::stopping) {
     state_ = State::idle;
-    spdlog::info("{}: {} stopped ({})", spec_.router, spec_.what, status.to_string());
+    log::structured(spdlog::level::info,
+                    {{"HAVIP_ROUTER", spec_.router},
+                     {"HAVIP_NAMESPACE", spec_.netns},
+                     {"HAVIP_CHILD", spec_.what},
+                     {"HAVIP_EXIT", status.to_string()},
+                     {"HAVIP_EXPECTED", "yes"}},
+                    fmt::format("{}: {} stopped ({})", spec_.router, spec_.what, status.to_string()),
+                    log::Kind::child_exit);
     if (wanted_) start(now);
     return;
   }
@@ -115,22 +140,38 @@ void Supervisor::exited(ExitStatus status) {
   }
   // running: it died on its own.
   if (now - started_ >= policy_.stable_after) failures_ = 0;
-  failed(fmt::format("{} exited unexpectedly ({})", spec_.what, status.to_string()), now);
+  Millis delay = backoff(now);
+  log::structured(spdlog::level::err,
+                  {{"HAVIP_ROUTER", spec_.router},
+                   {"HAVIP_NAMESPACE", spec_.netns},
+                   {"HAVIP_CHILD", spec_.what},
+                   {"HAVIP_EXIT", status.to_string()},
+                   {"HAVIP_EXPECTED", "no"}},
+                  fmt::format("{}: {} exited unexpectedly ({}); restarting in {}", spec_.router,
+                              spec_.what, status.to_string(), delay),
+                  log::Kind::child_exit);
 }
 
 void Supervisor::failed(const std::string& why, TimePoint now) {
+  auto effect = spec_.what.starts_with("radvd") ? "radvd" : "service";
   if (!wanted_) {  // a check ahead of time: reported now, tried again at the start
     state_ = State::idle;
-    spdlog::error("{}: {}", spec_.router, why);
+    log::effect_failure(spec_.router, spec_.netns, effect, why);
     return;
   }
+  Millis delay = backoff(now);
+  log::effect_failure(spec_.router, spec_.netns, effect,
+                      fmt::format("{}; restarting in {}", why, delay));
+}
+
+Millis Supervisor::backoff(TimePoint now) {
   Millis delay = policy_.restart_initial;
   for (unsigned i = 0; i < failures_ && delay < policy_.restart_max; ++i) delay *= 2;
   delay = std::min(delay, policy_.restart_max);
   ++failures_;
   state_ = State::backoff;
   due_ = now + delay;
-  spdlog::error("{}: {}; restarting in {}", spec_.router, why, delay);
+  return delay;
 }
 
 }  // namespace havip

@@ -57,6 +57,10 @@ class Supervisor {
   // Nothing of ours is running (safe to remove its files, or to exit).
   bool quiet() const { return state_ == State::idle || state_ == State::backoff; }
   unsigned failures() const { return failures_; }
+  // The pid of the process running now (the check, the main process, or one
+  // being stopped), if any.
+  std::optional<int> pid() const;
+  static std::string_view state_name(State s);
   const ProcessSpec& spec() const { return spec_; }
 
  private:
@@ -64,6 +68,8 @@ class Supervisor {
   void start_main(TimePoint now);
   void exited(ExitStatus status);
   void failed(const std::string& why, TimePoint now);
+  // Enters backoff after a failure; returns the delay before the next start.
+  Millis backoff(TimePoint now);
 
   Launcher& launcher_;
   ClockFn clock_;

@@ -338,13 +338,33 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
               ElementsAre(IsError(1, "verbose", "unknown key 'verbose'")));
 }
 
-TEST(ConfigErrors, PlannedDaemonKeyIsNotSupportedYet) {
-  EXPECT_THAT(errors_of(R"(
-[daemon]
-control_socket = "/run/havip/havipd.sock"
-)"),
+TEST(ConfigErrors, ControlSocketMustFitASocketAddress) {
+  std::string long_path = "/run/" + std::string(103, 'x');  // 108 bytes
+  EXPECT_THAT(errors_of("[daemon]\ncontrol_socket = \"" + long_path + "\"\n"),
               ElementsAre(IsError(2, "daemon.control_socket",
-                                  "unknown key 'control_socket' (not supported in this version)")));
+                                  "at most 107 bytes")));
+  EXPECT_THAT(errors_of("[daemon]\ncontrol_socket = \"havipd.sock\"\n"),
+              ElementsAre(IsError(2, "daemon.control_socket", "absolute path")));
+  EXPECT_THAT(errors_of("[daemon]\ncontrol_socket_group = \"-x\"\n"),
+              ElementsAre(IsError(2, "daemon.control_socket_group", "group name")));
+  EXPECT_THAT(errors_of("[daemon]\nmetrics_textfile = \"havip.prom\"\n"),
+              ElementsAre(IsError(2, "daemon.metrics_textfile", "absolute path")));
+}
+
+TEST(Config, ControlSocketAndMetricsKeys) {
+  auto defaults = config_of("");
+  EXPECT_EQ(defaults.daemon.control_socket, "/run/havip/havipd.sock");
+  EXPECT_EQ(defaults.daemon.control_socket_group, "");
+  EXPECT_EQ(defaults.daemon.metrics_textfile, "");
+  auto c = config_of(R"(
+[daemon]
+control_socket = ""
+control_socket_group = "havip"
+metrics_textfile = "/var/lib/prometheus/node-exporter/havip.prom"
+)");
+  EXPECT_EQ(c.daemon.control_socket, "");
+  EXPECT_EQ(c.daemon.control_socket_group, "havip");
+  EXPECT_EQ(c.daemon.metrics_textfile, "/var/lib/prometheus/node-exporter/havip.prom");
 }
 
 TEST(ConfigErrors, WrongTypeSaysWhatWasExpectedAndWhatWasFound) {

@@ -1,0 +1,238 @@
+// havipctl: asks a running havipd over its control socket (ctl/protocol.h).
+//
+// Exit codes: 0 ok; 1 havipd answered with an error (a rejected reload);
+// 2 usage; 3 havipd cannot be reached (not running, permission, timeout).
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "ctl/protocol.h"
+#include "core/unique_fd.h"
+#include "havip_build.h"
+
+namespace {
+
+using havip::UniqueFd;
+using json = nlohmann::ordered_json;
+namespace ctl = havip::ctl;
+
+constexpr int kExitAnswer = 1;
+constexpr int kExitUnreachable = 3;
+
+struct Failure {
+  int code;
+  std::string message;
+};
+
+std::string group_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "?";
+  if (const group* g = ::getgrgid(st.st_gid)) return g->gr_name;
+  return std::to_string(st.st_gid);
+}
+
+UniqueFd connect_to(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(sa.sun_path))
+    throw Failure{2, fmt::format("socket path too long: {}", path)};
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw Failure{kExitUnreachable, fmt::format("socket: {}", std::strerror(errno))};
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) == 0) return fd;
+  int e = errno;
+  switch (e) {
+    case ENOENT:
+      throw Failure{kExitUnreachable,
+                    fmt::format("havipd is not running: there is no control socket at {} (is the "
+                                "havipd service started? is [daemon] control_socket elsewhere? "
+                                "see --socket)",
+                                path)};
+    case ECONNREFUSED:
+      throw Failure{kExitUnreachable,
+                    fmt::format("havipd is not running: nothing listens on {} (left by a havipd "
+                                "that stopped)",
+                                path)};
+    case EACCES:
+    case EPERM:
+      throw Failure{kExitUnreachable,
+                    fmt::format("permission denied on {}: run as root or as a member of group "
+                                "'{}' ([daemon] control_socket_group)",
+                                path, group_of(path))};
+    default:
+      throw Failure{kExitUnreachable,
+                    fmt::format("cannot connect to {}: {}", path, std::strerror(e))};
+  }
+}
+
+void send_all(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      throw Failure{kExitUnreachable, fmt::format("cannot send to havipd: {}", std::strerror(errno))};
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads lines; `timeout` (none: wait forever) applies to each line.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  std::optional<std::string> next(std::optional<std::chrono::milliseconds> timeout) {
+    auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout)
+                            : std::nullopt;
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      int wait = -1;
+      if (deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            *deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+          throw Failure{kExitUnreachable, "havipd did not answer in time (see --timeout)"};
+        wait = static_cast<int>(left.count());
+      }
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, wait);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0)
+        throw Failure{kExitUnreachable, fmt::format("poll: {}", std::strerror(errno))};
+      if (r == 0) continue;  // the deadline check above reports it
+      char chunk[65536];
+      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        throw Failure{kExitUnreachable,
+                      fmt::format("cannot read from havipd: {}", std::strerror(errno))};
+      if (n == 0) return std::nullopt;
+      buf_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+json parse_answer(const std::optional<std::string>& line) {
+  if (!line) throw Failure{kExitUnreachable, "havipd closed the connection without answering"};
+  json j = json::parse(*line, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Failure{kExitUnreachable, "havipd's answer is not a JSON object"};
+  return j;
+}
+
+json ask(const std::string& socket, ctl::Command command, std::chrono::milliseconds timeout) {
+  UniqueFd fd = connect_to(socket);
+  send_all(fd.get(), ctl::request_line(command));
+  LineReader reader(fd.get());
+  return parse_answer(reader.next(timeout));
+}
+
+std::string error_of(const json& answer) {
+  auto it = answer.find("error");
+  return it != answer.end() && it->is_string() ? it->get<std::string>() : "havipd said no";
+}
+
+int run(const std::string& socket, const std::string& command, bool as_json,
+        std::chrono::milliseconds timeout) {
+  if (command == "watch") {
+    UniqueFd fd = connect_to(socket);
+    send_all(fd.get(), ctl::request_line(ctl::Command::watch));
+    LineReader reader(fd.get());
+    json ack = parse_answer(reader.next(timeout));
+    if (!ack.value("ok", false)) throw Failure{kExitAnswer, error_of(ack)};
+    while (auto line = reader.next(std::nullopt)) {
+      std::fwrite(line->data(), 1, line->size(), stdout);
+      std::fputc('\n', stdout);
+      std::fflush(stdout);
+    }
+    throw Failure{kExitUnreachable, "havipd closed the connection (stopped or restarted)"};
+  }
+  ctl::Command cmd = command == "status"    ? ctl::Command::status
+                     : command == "reload"  ? ctl::Command::reload
+                                            : ctl::Command::metrics;
+  json answer = ask(socket, cmd, timeout);
+  if (!answer.value("ok", false)) {
+    if (auto errors = answer.find("errors"); errors != answer.end() && errors->is_array())
+      for (const auto& e : *errors)
+        if (e.is_string()) std::cerr << e.get<std::string>() << '\n';
+    throw Failure{kExitAnswer, error_of(answer)};
+  }
+  switch (cmd) {
+    case ctl::Command::status: {
+      const json& status = answer["status"];
+      if (as_json)
+        std::cout << status.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+      else
+        std::cout << ctl::status_table(status, std::chrono::system_clock::now());
+      break;
+    }
+    case ctl::Command::metrics:
+      std::cout << answer.value("metrics", std::string());
+      break;
+    case ctl::Command::reload:
+      std::cout << "reloaded: " << answer.value("routers", 0) << " routers\n";
+      break;
+    case ctl::Command::watch:
+      break;
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"havipctl: status, transitions, reload and metrics of a running havipd"};
+  app.set_version_flag("--version", std::string("havipctl ") + HAVIP_VERSION);
+  const char* env = std::getenv("HAVIP_SOCKET");
+  std::string socket = env && *env ? env : "/run/havip/havipd.sock";
+  double timeout_s = 10;
+  app.add_option("--socket", socket, "havipd's control socket (env HAVIP_SOCKET)")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_s, "seconds to wait for an answer (not for watch)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.require_subcommand(1);
+  bool as_json = false;
+  auto* status = app.add_subcommand("status", "routers, roles, since when and why, children, failing effects");
+  status->add_flag("--json", as_json, "the whole status as JSON");
+  app.add_subcommand("watch", "one JSON line per transition, as it happens");
+  app.add_subcommand("reload", "re-read the configuration (like SIGHUP), and say whether it applied");
+  app.add_subcommand("metrics", "Prometheus text format");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  std::string command = app.get_subcommands().front()->get_name();
+  try {
+    return run(socket, command, as_json,
+               std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000)));
+  } catch (const Failure& f) {
+    std::cerr << "havipctl: " << f.message << '\n';
+    return f.code;
+  }
+}

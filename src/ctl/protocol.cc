@@ -1,0 +1,180 @@
+#include "ctl/protocol.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace havip::ctl {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::pair<Command, std::string_view> kCommands[] = {
+    {Command::status, "status"},
+    {Command::watch, "watch"},
+    {Command::reload, "reload"},
+    {Command::metrics, "metrics"},
+};
+
+// "3m12s", "2h05m", "4d03h": the age of a transition at a glance.
+std::string age(double seconds) {
+  if (seconds < 0) seconds = 0;
+  auto s = static_cast<long long>(seconds);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
+}
+
+std::string str(const json& j, std::string_view key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::string_view command_name(Command c) {
+  for (const auto& [cmd, name] : kCommands)
+    if (cmd == c) return name;
+  return "?";
+}
+
+tl::expected<Request, std::string> parse_request(std::string_view line) {
+  if (line.size() > kMaxRequest)
+    return tl::unexpected(fmt::format("request longer than {} bytes", kMaxRequest));
+  json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return tl::unexpected(std::string("request is not valid JSON"));
+  if (!j.is_object()) return tl::unexpected(std::string("request must be a JSON object"));
+  auto it = j.find("command");
+  if (it == j.end() || !it->is_string())
+    return tl::unexpected(std::string("request has no \"command\" string"));
+  const auto& name = it->get_ref<const std::string&>();
+  for (const auto& [cmd, n] : kCommands)
+    if (n == name) return Request{cmd};
+  std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
+  return tl::unexpected(fmt::format("unknown command {} (known: status, watch, reload, metrics)",
+                                    json(shown).dump(-1, ' ', false,
+                                                     json::error_handler_t::replace)));
+}
+
+std::string request_line(Command c) {
+  return to_line(json{{"command", command_name(c)}});
+}
+
+std::string format_time(WallTime t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", tm, ms % 1000);
+}
+
+json status_json(const Status& s) {
+  json routers = json::array();
+  for (const auto& r : s.routers) {
+    json children = json::array();
+    for (const auto& c : r.children)
+      children.push_back({{"what", c.what},
+                          {"pid", c.pid ? json(*c.pid) : json(nullptr)},
+                          {"state", c.state}});
+    routers.push_back({{"name", r.name},
+                       {"namespace", r.netns},
+                       {"interface", r.interface},
+                       {"role", role_name(r.role)},
+                       {"since", r.since ? json(format_time(*r.since)) : json(nullptr)},
+                       {"reason", r.reason},
+                       {"pending_s", r.pending_s ? json(*r.pending_s) : json(nullptr)},
+                       {"children", std::move(children)},
+                       {"failing", r.failing},
+                       {"transitions", r.transitions}});
+  }
+  return {{"version", s.version},
+          {"pid", s.pid},
+          {"ready", s.ready},
+          {"namespaces", s.namespaces},
+          {"routers", std::move(routers)}};
+}
+
+json transition_json(const Transition& t) {
+  return {{"time", format_time(t.time)}, {"router", t.router},     {"namespace", t.netns},
+          {"interface", t.interface},    {"from", role_name(t.from)}, {"to", role_name(t.to)},
+          {"reason", t.reason}};
+}
+
+std::string error_line(std::string_view message) {
+  return to_line(json{{"ok", false}, {"error", message}});
+}
+
+std::string to_line(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string status_table(const json& status, WallTime now) {
+  struct Row {
+    std::array<std::string, 7> cells;
+  };
+  std::vector<Row> rows;
+  rows.push_back({{"ROUTER", "NAMESPACE", "ROLE", "SINCE", "REASON", "PIDS", "FAILING"}});
+  const json empty = json::array();
+  const json& routers = status.contains("routers") ? status["routers"] : empty;
+  for (const auto& r : routers) {
+    std::string role = str(r, "role");
+    if (auto p = r.find("pending_s"); p != r.end() && p->is_number())
+      role += fmt::format(" (primary in {:.1f}s)", p->get<double>());
+    std::string since = "-";
+    if (auto t = str(r, "since"); !t.empty()) {
+      // Parsed back from our own format: seconds since the epoch.
+      std::tm tm{};
+      int ms = 0;
+      if (std::sscanf(t.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        auto then = std::chrono::system_clock::from_time_t(timegm(&tm)) +
+                    std::chrono::milliseconds(ms);
+        since = fmt::format("{} ago", age(std::chrono::duration<double>(now - then).count()));
+      } else {
+        since = t;
+      }
+    }
+    std::string pids;
+    if (auto c = r.find("children"); c != r.end() && c->is_array())
+      for (const auto& child : *c) {
+        if (!pids.empty()) pids += ' ';
+        std::string what = str(child, "what");
+        if (auto sp = what.find(' '); sp != std::string::npos) what = what.substr(sp + 1);
+        auto pid = child.find("pid");
+        pids += what + "=" +
+                (pid != child.end() && pid->is_number_integer() ? std::to_string(pid->get<int>())
+                                                                : str(child, "state"));
+      }
+    std::string failing;
+    if (auto f = r.find("failing"); f != r.end() && f->is_array())
+      for (const auto& e : *f) {
+        if (!failing.empty()) failing += ',';
+        failing += e.is_string() ? e.get<std::string>() : e.dump();
+      }
+    std::string ns = str(r, "namespace");
+    rows.push_back({{str(r, "name"), ns.empty() ? "(host)" : ns, role, since, str(r, "reason"),
+                     pids.empty() ? "-" : pids, failing.empty() ? "-" : failing}});
+  }
+  std::array<std::size_t, 7> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < 7; ++i) width[i] = std::max(width[i], row.cells[i].size());
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < 7; ++i) {
+      line += row.cells[i];
+      if (i + 1 < 7) line += std::string(width[i] - row.cells[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  }
+  return out;
+}
+
+}  // namespace havip::ctl

@@ -1,0 +1,86 @@
+// The control socket's protocol, shared by havipd and havipctl.
+//
+// AF_UNIX SOCK_STREAM; the client sends one JSON object per line,
+// {"command": "status"}, and reads JSON lines back:
+//   status  -> {"ok": true, "status": {...}}           (status_json)
+//   metrics -> {"ok": true, "metrics": "<Prometheus text>"}
+//   reload  -> {"ok": true, "routers": N} or {"ok": false, "error": "...", "errors": [...]}
+//   watch   -> {"ok": true, "watching": true}, then one transition object per line
+//              (transition_json) until the client closes the connection
+// Any failure: {"ok": false, "error": "..."}.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "core/types.h"
+
+namespace havip::ctl {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+inline constexpr std::size_t kMaxRequest = 4096;  // bytes in one request line
+
+enum class Command { status, watch, reload, metrics };
+std::string_view command_name(Command c);
+
+struct Request {
+  Command command;
+};
+
+// One request line (without its newline). Errors say what was wrong.
+tl::expected<Request, std::string> parse_request(std::string_view line);
+std::string request_line(Command c);  // with its newline
+
+struct ChildStatus {
+  std::string what;           // "radvd", "service haproxy"
+  std::optional<int> pid;     // while running
+  std::string state;          // idle, checking, running, stopping, backoff
+};
+
+struct RouterStatus {
+  std::string name, netns, interface;
+  Role role = Role::unknown;
+  std::optional<WallTime> since;       // the last transition
+  std::string reason;                  // of the last transition
+  std::optional<double> pending_s;     // a primary waiting out its hold-down: seconds left
+  std::vector<ChildStatus> children;   // radvd first, then services
+  std::vector<std::string> failing;    // effects waiting for a retry
+  std::uint64_t transitions = 0;
+};
+
+struct Status {
+  std::string version;
+  int pid = 0;
+  bool ready = false;
+  std::vector<std::string> namespaces;  // watched now ("" = the host's)
+  std::vector<RouterStatus> routers;
+};
+
+struct Transition {
+  WallTime time;
+  std::string router, netns, interface;
+  Role from = Role::unknown, to = Role::unknown;
+  std::string reason;
+};
+
+std::string format_time(WallTime t);  // RFC 3339, UTC, milliseconds
+nlohmann::ordered_json status_json(const Status& s);
+nlohmann::ordered_json transition_json(const Transition& t);
+// An answer line: {"ok": false, "error": message}.
+std::string error_line(std::string_view message);
+// A JSON value as one line (invalid UTF-8 replaced, never thrown on).
+std::string to_line(const nlohmann::ordered_json& j);
+
+// havipctl's table of a status object (as status_json made it); `now` for
+// the "since" column's age.
+std::string status_table(const nlohmann::ordered_json& status, WallTime now);
+
+}  // namespace havip::ctl

@@ -1,0 +1,279 @@
+#include "daemon/control_server.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace havip {
+
+namespace {
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+tl::expected<sockaddr_un, std::string> address(const std::string& path) {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(sa.sun_path))
+    return tl::unexpected(fmt::format("{}: not a usable socket path", path));
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  return sa;
+}
+
+tl::expected<gid_t, std::string> group_id(const std::string& name) {
+  std::vector<char> buf(16384);
+  group g{};
+  group* found = nullptr;
+  int r = ::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found);
+  if (r != 0) return tl::unexpected(fmt::format("cannot look up group {}: {}", name, errno_text(r)));
+  if (!found) return tl::unexpected(fmt::format("group {} does not exist", name));
+  return found->gr_gid;
+}
+
+// A socket file left by a havipd that died is removed; a live socket (another
+// havipd) or anything else (a file, a symlink) is an error, never removed.
+tl::expected<void, std::string> clear_stale(const std::string& path, const sockaddr_un& sa) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return tl::unexpected(fmt::format("{}: {}", path, errno_text(errno)));
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return tl::unexpected(fmt::format("{} exists and is not a socket; not replacing it", path));
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return tl::unexpected(fmt::format("socket: {}", errno_text(errno)));
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) == 0)
+    return tl::unexpected(fmt::format("{}: another havipd is listening there", path));
+  if (errno != ECONNREFUSED)
+    return tl::unexpected(fmt::format("{}: cannot tell whether it is in use: {}", path,
+                                      errno_text(errno)));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return tl::unexpected(fmt::format("cannot remove the stale {}: {}", path, errno_text(errno)));
+  return {};
+}
+
+}  // namespace
+
+ControlServer::Client::~Client() { sd_event_source_disable_unref(source); }
+
+ControlServer::ControlServer(sd_event* loop, Handlers handlers)
+    : loop_(loop), handlers_(std::move(handlers)) {}
+
+ControlServer::~ControlServer() { close(); }
+
+tl::expected<void, std::string> ControlServer::listen(const std::string& path,
+                                                      const std::string& group) {
+  close();
+  auto sa = address(path);
+  if (!sa) return tl::unexpected(sa.error());
+  std::optional<gid_t> gid;
+  if (!group.empty()) {
+    auto g = group_id(group);
+    if (!g) return tl::unexpected(g.error());
+    gid = *g;
+  }
+  if (auto ok = clear_stale(path, *sa); !ok) return ok;
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return tl::unexpected(fmt::format("socket: {}", errno_text(errno)));
+  // The socket is created with mode 0660 (never briefly wider): umask for
+  // bind, then back. Only the loop thread creates files.
+  mode_t old = ::umask(0117);
+  int r = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof(*sa));
+  int bind_errno = errno;
+  ::umask(old);
+  if (r != 0) return tl::unexpected(fmt::format("cannot bind {}: {}", path, errno_text(bind_errno)));
+  auto fail = [&](std::string what) -> tl::expected<void, std::string> {
+    ::unlink(path.c_str());
+    return tl::unexpected(std::move(what));
+  };
+  if (gid && ::fchownat(AT_FDCWD, path.c_str(), static_cast<uid_t>(-1), *gid,
+                        AT_SYMLINK_NOFOLLOW) != 0)
+    return fail(fmt::format("cannot give {} to group {}: {}", path, group, errno_text(errno)));
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return fail(fmt::format("{}: {}", path, errno_text(errno)));
+  if (::listen(fd.get(), 64) != 0)
+    return fail(fmt::format("cannot listen on {}: {}", path, errno_text(errno)));
+  r = sd_event_add_io(loop_, &listen_source_, fd.get(), EPOLLIN, on_accept, this);
+  if (r < 0) return fail(fmt::format("cannot watch {}: {}", path, errno_text(-r)));
+  listen_fd_ = std::move(fd);
+  path_ = path;
+  group_ = group;
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  return {};
+}
+
+void ControlServer::close() {
+  clients_.clear();
+  sd_event_source_disable_unref(listen_source_);
+  listen_source_ = nullptr;
+  if (listen_fd_) {
+    // Only our own socket: a newer havipd may have replaced it meanwhile.
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
+      ::unlink(path_.c_str());
+    listen_fd_.reset();
+  }
+}
+
+std::size_t ControlServer::watchers() const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : clients_) n += c->watching ? 1 : 0;
+  return n;
+}
+
+void ControlServer::broadcast(const std::string& line) {
+  std::vector<std::uint64_t> gone;
+  for (auto& [id, c] : clients_) {
+    if (!c->watching) continue;
+    c->out += line;
+    if (!flush(*c)) gone.push_back(id);
+  }
+  for (auto id : gone) drop(id);
+}
+
+int ControlServer::on_accept(sd_event_source*, int, std::uint32_t, void* self) {
+  static_cast<ControlServer*>(self)->accept_all();
+  return 0;
+}
+
+void ControlServer::accept_all() {
+  for (;;) {
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN)
+        spdlog::warn("control socket {}: accept: {}", path_, errno_text(errno));
+      return;
+    }
+    auto c = std::make_unique<Client>();
+    c->server = this;
+    c->id = next_id_++;
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+      c->peer = {cred.pid, cred.uid, cred.gid};
+    else
+      c->peer = {0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};  // trusted with nothing
+    c->fd = std::move(fd);
+    if (clients_.size() >= kMaxClients) {
+      spdlog::warn("control socket {}: {} clients connected; refusing pid {}", path_,
+                   clients_.size(), c->peer.pid);
+      std::string line = ctl::error_line("too many havipctl clients connected");
+      [[maybe_unused]] auto n = ::send(c->fd.get(), line.data(), line.size(), MSG_NOSIGNAL);
+      continue;
+    }
+    int r = sd_event_add_io(loop_, &c->source, c->fd.get(), EPOLLIN, on_client, c.get());
+    if (r < 0) {
+      spdlog::warn("control socket {}: cannot watch a client: {}", path_, errno_text(-r));
+      continue;
+    }
+    clients_.emplace(c->id, std::move(c));
+  }
+}
+
+int ControlServer::on_client(sd_event_source*, int, std::uint32_t revents, void* userdata) {
+  auto* c = static_cast<Client*>(userdata);
+  c->server->serve(*c, revents);
+  return 0;
+}
+
+void ControlServer::serve(Client& c, std::uint32_t revents) {
+  std::uint64_t id = c.id;
+  if (revents & EPOLLOUT) {
+    if (!flush(c)) return drop(id);
+    if (c.closing && c.out.empty()) return drop(id);
+  }
+  if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  std::array<char, 4096> buf;
+  for (;;) {
+    ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) return drop(id);  // closed (or reset) by the client
+    if (c.watching || c.closing) continue;  // nothing more is read from a watcher
+    c.in.append(buf.data(), static_cast<std::size_t>(n));
+    std::size_t nl;
+    while (!c.closing && !c.watching && (nl = c.in.find('\n')) != std::string::npos) {
+      std::string line = c.in.substr(0, nl);
+      c.in.erase(0, nl + 1);
+      handle(c, line);
+      if (clients_.find(id) == clients_.end()) return;  // dropped while answering
+    }
+    if (c.in.size() > ctl::kMaxRequest) {
+      c.in.clear();
+      c.closing = true;
+      send(c, ctl::error_line(fmt::format("request longer than {} bytes", ctl::kMaxRequest)));
+      if (clients_.find(id) == clients_.end()) return;
+    }
+  }
+  if (c.closing && c.out.empty()) drop(id);
+}
+
+void ControlServer::handle(Client& c, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  auto req = ctl::parse_request(line);
+  if (!req) return send(c, ctl::error_line(req.error()));
+  switch (req->command) {
+    case ctl::Command::status:
+      return send(c, ctl::to_line({{"ok", true}, {"status", handlers_.status()}}));
+    case ctl::Command::metrics:
+      return send(c, ctl::to_line({{"ok", true}, {"metrics", handlers_.metrics()}}));
+    case ctl::Command::watch:
+      c.watching = true;
+      c.in.clear();
+      return send(c, ctl::to_line({{"ok", true}, {"watching", true}}));
+    case ctl::Command::reload:
+      if (c.peer.uid != 0 && c.peer.uid != ::geteuid()) {
+        spdlog::warn("control socket: reload refused to uid {} (pid {})", c.peer.uid, c.peer.pid);
+        return send(c, ctl::error_line("permission denied: reload needs root (or havipd's user)"));
+      }
+      spdlog::info("control socket: reload asked by uid {} (pid {})", c.peer.uid, c.peer.pid);
+      return send(c, ctl::to_line(handlers_.reload()));
+  }
+}
+
+void ControlServer::send(Client& c, const std::string& line) {
+  c.out += line;
+  if (!flush(c)) drop(c.id);
+}
+
+bool ControlServer::flush(Client& c) {
+  while (!c.out.empty()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n < 0) return false;  // EPIPE, ECONNRESET: the client is gone
+    c.out.erase(0, static_cast<std::size_t>(n));
+  }
+  if (c.out.size() > kMaxPending) {
+    spdlog::warn("control socket: dropping a client (pid {}) that stopped reading ({} bytes "
+                 "unsent)",
+                 c.peer.pid, c.out.size());
+    return false;
+  }
+  std::uint32_t events = EPOLLIN | (c.out.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  sd_event_source_set_io_events(c.source, events);
+  return true;
+}
+
+void ControlServer::drop(std::uint64_t id) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  clients_.erase(it);
+}
+
+}  // namespace havip

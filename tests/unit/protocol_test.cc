@@ -1,0 +1,130 @@
+// The control socket protocol: request parsing (hostile input included),
+// answer objects, havipctl's table.
+#include "ctl/protocol.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace havip::ctl {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::ordered_json;
+
+WallTime at(long long unix_ms) {
+  return WallTime(std::chrono::milliseconds(unix_ms));
+}
+
+TEST(Protocol, ParsesEachCommand) {
+  for (auto c : {Command::status, Command::watch, Command::reload, Command::metrics}) {
+    std::string line = request_line(c);
+    ASSERT_EQ(line.back(), '\n');
+    line.pop_back();
+    auto r = parse_request(line);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->command, c);
+  }
+  EXPECT_TRUE(parse_request(R"({"command": "status", "extra": [1, 2]})"));
+}
+
+TEST(Protocol, RejectsBadRequestsWithAReason) {
+  EXPECT_EQ(parse_request("").error(), "request is not valid JSON");
+  EXPECT_EQ(parse_request("status").error(), "request is not valid JSON");
+  EXPECT_EQ(parse_request("{\"command\": ").error(), "request is not valid JSON");
+  EXPECT_EQ(parse_request("[1]").error(), "request must be a JSON object");
+  EXPECT_EQ(parse_request("{}").error(), "request has no \"command\" string");
+  EXPECT_EQ(parse_request(R"({"command": 1})").error(), "request has no \"command\" string");
+  EXPECT_THAT(parse_request(R"({"command": "shutdown"})").error(),
+              HasSubstr("unknown command \"shutdown\""));
+  EXPECT_THAT(parse_request(std::string(kMaxRequest + 1, ' ')).error(), HasSubstr("longer than"));
+}
+
+TEST(Protocol, UnknownCommandIsShownSafely) {
+  // Long and non-UTF-8 names are cut and replaced, never echoed raw.
+  std::string name(200, 'x');
+  auto e = parse_request(R"({"command": ")" + name + "\"}").error();
+  EXPECT_LT(e.size(), 150u);
+  auto bad = parse_request("{\"command\": \"\xff\xfe\"}");
+  EXPECT_FALSE(bad);  // nlohmann rejects invalid UTF-8 in the input
+}
+
+TEST(Protocol, TimesAreRfc3339UtcWithMilliseconds) {
+  EXPECT_EQ(format_time(at(0)), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_time(at(1795253945123)), "2026-11-21T09:39:05.123Z");
+}
+
+TEST(Protocol, TransitionObject) {
+  Transition t{at(1795253945123), "edge1", "ns1", "ha-1", Role::backup, Role::primary, "vip up"};
+  EXPECT_EQ(to_line(transition_json(t)),
+            R"({"time":"2026-11-21T09:39:05.123Z","router":"edge1","namespace":"ns1",)"
+            R"("interface":"ha-1","from":"backup","to":"primary","reason":"vip up"})"
+            "\n");
+}
+
+TEST(Protocol, LinesNeverBreakOnBadUtf8) {
+  Transition t{at(0), "r\xff", "", "", Role::unknown, Role::backup, "x\ny"};
+  std::string line = to_line(transition_json(t));
+  EXPECT_EQ(line.find('\n'), line.size() - 1);  // one line: the newline is escaped
+  EXPECT_THAT(line, HasSubstr("\\n"));
+}
+
+Status sample_status() {
+  Status s;
+  s.version = "0.1.0";
+  s.pid = 42;
+  s.ready = true;
+  s.namespaces = {"ns1"};
+  RouterStatus a;
+  a.name = "edge1";
+  a.netns = "ns1";
+  a.interface = "ha-1";
+  a.role = Role::primary;
+  a.since = at(1795253945123);
+  a.reason = "vip up";
+  a.children = {{"radvd", 1234, "running"}, {"service haproxy", std::nullopt, "backoff"}};
+  a.failing = {"sysctls"};
+  a.transitions = 3;
+  RouterStatus b;
+  b.name = "edge2";
+  b.role = Role::backup;
+  b.pending_s = 1.5;
+  s.routers = {a, b};
+  return s;
+}
+
+TEST(Protocol, StatusObject) {
+  json j = status_json(sample_status());
+  EXPECT_EQ(j["pid"], 42);
+  EXPECT_EQ(j["ready"], true);
+  const auto& r = j["routers"][0];
+  EXPECT_EQ(r["name"], "edge1");
+  EXPECT_EQ(r["role"], "primary");
+  EXPECT_EQ(r["since"], "2026-11-21T09:39:05.123Z");
+  EXPECT_EQ(r["children"][0]["pid"], 1234);
+  EXPECT_TRUE(r["children"][1]["pid"].is_null());
+  EXPECT_EQ(r["failing"][0], "sysctls");
+  EXPECT_EQ(r["transitions"], 3);
+  EXPECT_TRUE(j["routers"][1]["since"].is_null());
+  EXPECT_EQ(j["routers"][1]["pending_s"], 1.5);
+}
+
+TEST(Protocol, StatusTable) {
+  std::string table = status_table(status_json(sample_status()), at(1795253945123 + 192000));
+  EXPECT_EQ(table,
+            "ROUTER  NAMESPACE  ROLE                      SINCE      REASON  PIDS"
+            "                        FAILING\n"
+            "edge1   ns1        primary                   3m12s ago  vip up  radvd=1234 "
+            "haproxy=backoff  sysctls\n"
+            "edge2   (host)     backup (primary in 1.5s)  -                  -"
+            "                           -\n");
+}
+
+TEST(Protocol, StatusTableToleratesMissingFields) {
+  json j = json::parse(R"({"routers": [{"name": "x"}, 7]})");
+  std::string table = status_table(j, at(0));
+  EXPECT_THAT(table, HasSubstr("x "));
+  EXPECT_EQ(status_table(json::object(), at(0)).find('\n'), table.find('\n'));
+}
+
+}  // namespace
+}  // namespace havip::ctl
