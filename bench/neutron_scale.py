@@ -459,6 +459,7 @@ class Havipd:
         conf.write_text(
             "[daemon]\n"
             f'state_dir = "{work}/havip-state"\nrun_dir = "{work}/run"\n'
+            f'control_socket = "{work}/ctl.sock"\n'
             'hold_down_ms = 0\nstate_sync = "deferred"\n\n'
             f'[neutron]\nstate_path = "{work}/sp"\n')
         self.conf = conf

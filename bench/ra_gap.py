@@ -435,6 +435,7 @@ vrrp_instance VR_1 {{
 
     def start_havipd(self):
         lines = ["[daemon]", f'state_dir = "{self.work}/state"', f'run_dir = "{self.work}/run"',
+                 f'control_socket = "{self.work}/ctl.sock"',
                  f"hold_down_ms = {self.args.hold_down_ms}",
                  f'radvd_binary = "{which("radvd")}"']
         for r in ROUTERS:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <optional>
@@ -84,6 +85,11 @@ tl::expected<void, std::string> ControlServer::listen(const std::string& path,
     if (!g) return tl::unexpected(g.error());
     gid = *g;
   }
+  // The directory is systemd's RuntimeDirectory; started by hand, havipd
+  // makes its last component itself (as radvd's run_dir).
+  std::string dir = path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return tl::unexpected(fmt::format("cannot create {}: {}", dir, errno_text(errno)));
   if (auto ok = clear_stale(path, *sa); !ok) return ok;
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return tl::unexpected(fmt::format("socket: {}", errno_text(errno)));

@@ -66,7 +66,7 @@ void HookQueue::done(ExitStatus status) {
                 status.to_string());
   else
     log::effect_failure(router_, netns_, "hook",
-                        fmt::format("{} failed: {}", running_->spec.what, status.to_string()));
+                        fmt::format("{} finished: {}", running_->spec.what, status.to_string()));
   running_.reset();
   kill_at_.reset();
   // The next hook's timeout counts from the moment it is started.

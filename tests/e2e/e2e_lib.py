@@ -452,6 +452,7 @@ def havipd_config(topo, state_dir, run_dir, hold_down_ms, routers=("r1", "r2")):
     """havip.toml: one havipd watching both routers (two hosts merged into one)."""
     lines = ["[daemon]",
              f"state_dir = {json.dumps(str(state_dir))}",
+             f"control_socket = {json.dumps(str(Path(run_dir) / 'ctl.sock'))}",
              f"run_dir = {json.dumps(str(run_dir))}",
              f"hold_down_ms = {hold_down_ms}",
              f"radvd_binary = {json.dumps(which('radvd'))}"]

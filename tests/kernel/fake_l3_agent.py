@@ -163,7 +163,8 @@ class NeutronStatePath:
 def neutron_havipd_config(state_path, run_dir, state_dir, hold_down_ms=0, manage_ipv6=False,
                           netns_dir=None, extra_daemon=None):
     """havip.toml for Neutron mode (paths may be Path or str)."""
-    daemon = {"state_dir": str(state_dir), "run_dir": str(run_dir), "hold_down_ms": hold_down_ms}
+    daemon = {"state_dir": str(state_dir), "run_dir": str(run_dir), "hold_down_ms": hold_down_ms,
+              "control_socket": str(Path(run_dir) / "ctl.sock")}
     if netns_dir is not None:
         daemon["netns_dir"] = str(netns_dir)
     daemon.update(extra_daemon or {})

@@ -40,6 +40,11 @@ def havipd_binary():
     return Path(os.environ.get("HAVIPD") or DEFAULT_HAVIPD)
 
 
+def havipctl_binary():
+    """havipctl: $HAVIPCTL, else beside havipd (both are built in src/)."""
+    return Path(os.environ.get("HAVIPCTL") or havipd_binary().with_name("havipctl"))
+
+
 def wait_for(predicate, timeout=5.0, interval=0.01, what=None):
     """Polls predicate() until it is truthy (and returns it) or the deadline passes.
 
@@ -330,6 +335,7 @@ class Havipd:
         self.config_path = self.dir / "havip.toml"
         self.state_dir = self.dir / "state"
         self.notify_path = self.dir / "notify.sock"
+        self.control_path = self.dir / "ctl.sock"
         self.proc = None
         self.lines = []          # stdout+stderr lines, in order
         self.notifications = []  # sd_notify datagrams, decoded
@@ -340,7 +346,8 @@ class Havipd:
 
     # -- configuration
     def write_config(self, routers, **daemon):
-        settings = {"state_dir": str(self.state_dir), "hold_down_ms": 0}
+        settings = {"state_dir": str(self.state_dir), "hold_down_ms": 0,
+                    "control_socket": str(self.control_path)}
         settings.update(daemon)
         self.config_path.write_text(render_config(settings, routers))
 
