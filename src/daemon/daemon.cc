@@ -164,19 +164,26 @@ void Daemon::start_neutron() {
   neutron_->start();
 }
 
-std::vector<RouterConfig> Daemon::all_routers() const {
+std::vector<RouterConfig> Daemon::all_routers() {
   auto all = config_.routers;
   if (!neutron_) return all;
   std::set<std::string> names;
   for (const auto& r : all) names.insert(r.name);
+  std::set<std::string> collisions;
   for (const auto& [id, r] : neutron_->routers()) {
     if (names.contains(id)) {
-      spdlog::warn("neutron: router {} is also configured in {}; the configured one is used", id,
-                   config_.path);
+      // Said once, not at every rediscovery of the Neutron routers.
+      if (!collisions_.contains(id))
+        log::structured(spdlog::level::warn, {{"HAVIP_ROUTER", id}},
+                        fmt::format("neutron: router {} is also configured in {}; the configured "
+                                    "one is used",
+                                    id, config_.path));
+      collisions.insert(id);
       continue;
     }
     all.push_back(r);
   }
+  collisions_ = std::move(collisions);
   return all;
 }
 

@@ -73,7 +73,7 @@ class Daemon {
   void metrics_changed();
   void counted(log::Kind kind, std::span<const log::Field> fields);
   // Every router: the configured ones, then those Neutron mode discovered.
-  std::vector<RouterConfig> all_routers() const;
+  std::vector<RouterConfig> all_routers();
   // Hands the current router set to the engine and the effects.
   void apply_routers();
   void start_neutron();
@@ -129,7 +129,8 @@ class Daemon {
   sd_event_source* metrics_timer_ = nullptr;  // the textfile: after changes, and every minute
   std::optional<TimePoint> metrics_written_;
   bool metrics_dirty_ = false;
-  bool relisten_ = false;  // the control socket moves once this reload is answered
+  bool relisten_ = false;
+  std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)  // the control socket moves once this reload is answered
   CstampClock cstamps_;
   std::map<std::string, std::unique_ptr<NetnsMonitor>> monitors_;
   std::set<std::string> dead_monitors_;  // to destroy after the current dispatch

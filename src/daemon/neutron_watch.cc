@@ -13,6 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+
 #include "core/config_parse.h"
 #include "core/keepalived_conf.h"
 #include "core/neutron.h"
@@ -118,7 +120,8 @@ bool NeutronWatch::refresh(const std::string& id) {
     if (exists(neutron::ha_confs_dir(neutron_) + "/" + id)) watch_router_dir(id);
     errors_.erase(id);
     if (routers_.erase(id) == 0) return false;
-    spdlog::info("neutron: router {} removed ({} is gone)", id, path);
+    log::structured(spdlog::level::info, {{"HAVIP_ROUTER", id}},
+                    fmt::format("neutron: router {} removed ({} is gone)", id, path));
     return true;
   }
   watch_router_dir(id);
@@ -126,21 +129,26 @@ bool NeutronWatch::refresh(const std::string& id) {
   if (!ha) {
     // The router keeps what was last read; the error is said once per cause.
     if (errors_[id] != ha.error())
-      spdlog::error("neutron: router {}: {}: {}; {}", id, path, ha.error(),
-                    routers_.contains(id) ? "keeping its last good configuration"
-                                          : "not tracked until it is fixed");
+      log::structured(spdlog::level::err, {{"HAVIP_ROUTER", id}},
+                      fmt::format("neutron: router {}: {}: {}; {}", id, path, ha.error(),
+                                  routers_.contains(id) ? "keeping its last good configuration"
+                                                        : "not tracked until it is fixed"));
     errors_[id] = ha.error();
     return false;
   }
-  if (errors_.erase(id)) spdlog::info("neutron: router {}: {} is readable again", id, path);
+  if (errors_.erase(id))
+    log::structured(spdlog::level::info, {{"HAVIP_ROUTER", id}},
+                    fmt::format("neutron: router {}: {} is readable again", id, path));
   bool snat = exists(daemon_.netns_dir + "/snat-" + id);
   std::optional<std::string> radvd;
   if (neutron_.manage_ipv6) radvd = radvd_content(id);
   auto next = neutron::router_config(neutron_, daemon_, id, *ha, neutron::netns_for(id, snat), radvd);
   auto it = routers_.find(id);
   if (it != routers_.end() && it->second == next) return false;
-  spdlog::info("neutron: router {} {}: {} on {} in {}", id, it == routers_.end() ? "found" : "changed",
-               next.vip.to_string(), next.interface, next.netns);
+  log::structured(spdlog::level::info, {{"HAVIP_ROUTER", id}, {"HAVIP_NAMESPACE", next.netns}},
+                  fmt::format("neutron: router {} {}: {} on {} in {}", id,
+                              it == routers_.end() ? "found" : "changed", next.vip.to_string(),
+                              next.interface, next.netns));
   routers_[id] = std::move(next);
   return true;
 }

@@ -182,7 +182,9 @@ void L3AgentNotifier::send(const std::string& name, Router& r) {
     return finished(name, r, t->role, "cannot set up the request (out of memory)");
   if (CURLMcode m = curl_multi_add_handle(multi_of(multi_), t->easy); m != CURLM_OK)
     return finished(name, r, t->role, curl_multi_strerror(m));
-  spdlog::debug("{}: telling the L3 agent: {}", name, role_name(r.wanted));
+  if (spdlog::should_log(spdlog::level::debug))
+    log::structured(spdlog::level::debug, {{"HAVIP_ROUTER", name}},
+                    fmt::format("{}: telling the L3 agent: {}", name, role_name(r.wanted)));
   r.in_flight = std::move(t);
 }
 
@@ -196,7 +198,8 @@ void L3AgentNotifier::finished(const std::string& name, Router& r, Role role,
                       fmt::format("{}: notified the L3 agent ({}) after {} failed attempt{}", name,
                                   role_name(role), r.failures, r.failures == 1 ? "" : "s"));
     else
-      spdlog::debug("{}: notified the L3 agent ({})", name, role_name(role));
+      log::structured(spdlog::level::debug, {{"HAVIP_ROUTER", name}},
+                      fmt::format("{}: notified the L3 agent ({})", name, role_name(role)));
     r.failures = 0;
     return maybe_send(name, r);  // a newer state, at once
   }
