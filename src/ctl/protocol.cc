@@ -126,16 +126,23 @@ std::string status_table(const json& status, WallTime now) {
       role += fmt::format(" (primary in {:.1f}s)", p->get<double>());
     std::string since = "-";
     if (auto t = str(r, "since"); !t.empty()) {
-      // Parsed back from our own format: seconds since the epoch.
+      // Parsed back from our own format: seconds since the epoch. Whatever the
+      // socket sent: fields out of range are shown as they are, and the age is
+      // computed in double seconds (system_clock's nanoseconds overflow outside
+      // 1678..2262).
       std::tm tm{};
       int ms = 0;
       if (std::sscanf(t.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) == 7 &&
+          tm.tm_year >= 1 && tm.tm_year <= 9999 && tm.tm_mon >= 1 && tm.tm_mon <= 12 &&
+          tm.tm_mday >= 1 && tm.tm_mday <= 31 && tm.tm_hour >= 0 && tm.tm_hour <= 23 &&
+          tm.tm_min >= 0 && tm.tm_min <= 59 && tm.tm_sec >= 0 && tm.tm_sec <= 60 && ms >= 0 &&
+          ms <= 999) {
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
-        auto then = std::chrono::system_clock::from_time_t(timegm(&tm)) +
-                    std::chrono::milliseconds(ms);
-        since = fmt::format("{} ago", age(std::chrono::duration<double>(now - then).count()));
+        double then = static_cast<double>(timegm(&tm)) + ms / 1000.0;
+        since = fmt::format(
+            "{} ago", age(std::chrono::duration<double>(now.time_since_epoch()).count() - then));
       } else {
         since = t;
       }
