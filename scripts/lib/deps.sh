@@ -9,6 +9,10 @@ HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procp
 # compatibility test (tests/e2e/test_neutron_compat.py); HAVIP_NO_NEUTRON=1
 # skips it (and that test).
 HAVIP_COMPAT_DEPS=(neutron-l3-agent)
+# scripts/build-packages and tests/packaging/run: the Debian package's build
+# tools (systemd for systemd.pc), the RPM, and the checkers.
+HAVIP_PACKAGING_DEPS=(debhelper dpkg-dev fakeroot scdoc systemd rpm lintian rpmlint
+  man-db groff-base)
 
 # havip_install_deps PKG…: installs the packages not yet installed (all of
 # them, after an apt-get update, when CI is set or when any is missing).
