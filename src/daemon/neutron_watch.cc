@@ -115,16 +115,17 @@ std::optional<std::string> NeutronWatch::radvd_content(const std::string& id) {
 bool NeutronWatch::refresh(const std::string& id) {
   if (!valid_router_name(id)) return false;
   std::string path = neutron::keepalived_conf(neutron_, id);
+  // Watch before reading: a file written between the two is then either
+  // read now or reported by the watch (reading first would miss it).
+  if (exists(neutron::ha_confs_dir(neutron_) + "/" + id)) watch_router_dir(id);
   auto text = read_file(path);
   if (!text) {
-    if (exists(neutron::ha_confs_dir(neutron_) + "/" + id)) watch_router_dir(id);
     errors_.erase(id);
     if (routers_.erase(id) == 0) return false;
     log::structured(spdlog::level::info, {{"HAVIP_ROUTER", id}},
                     fmt::format("neutron: router {} removed ({} is gone)", id, path));
     return true;
   }
-  watch_router_dir(id);
   auto ha = parse_neutron_keepalived_conf(*text);
   if (!ha) {
     // The router keeps what was last read; the error is said once per cause.

@@ -19,7 +19,8 @@ constexpr const char* kFinal = "state";
 struct FsStateFiles::Syncer {
   std::mutex mutex;
   std::condition_variable cv;
-  std::vector<UniqueFd> queue;
+  std::map<std::string, UniqueFd> queue;  // by path: the newest inode of each
+  std::vector<UniqueFd> obsolete;         // to close, not to sync
   bool busy = false;
   bool stopping = false;
   std::thread thread = start();
@@ -47,9 +48,13 @@ struct FsStateFiles::Syncer {
   void run() {
     std::unique_lock lock(mutex);
     for (;;) {
-      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      cv.wait(lock, [&] { return stopping || !queue.empty() || !obsolete.empty(); });
       if (stopping) return;
-      auto batch = std::move(queue);
+      auto closing = std::move(obsolete);
+      obsolete.clear();
+      std::vector<UniqueFd> batch;
+      batch.reserve(queue.size());
+      for (auto& [path, fd] : queue) batch.push_back(std::move(fd));
       queue.clear();
       busy = true;
       lock.unlock();
@@ -61,6 +66,7 @@ struct FsStateFiles::Syncer {
       else
         for (auto& fd : batch) ::fsync(fd.get());
       batch.clear();
+      closing.clear();
       lock.lock();
       busy = false;
       cv.notify_all();
@@ -86,17 +92,27 @@ tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
                               mode_ == StateSync::inline_);
   if (!written) return tl::unexpected(written.error());
   if (mode_ == StateSync::deferred) {
-    unsynced_.push_back(std::move(written->file));
-    unsynced_.push_back(std::move(*dir));
+    std::string where = base + "/" + router + "/";
+    for (auto [key, fd] : {std::pair{where + kFinal, &written->file}, std::pair{where, &*dir}}) {
+      UniqueFd& slot = unsynced_[key];
+      if (slot) obsolete_.push_back(std::move(slot));
+      slot = std::move(*fd);
+    }
   }
   return {};
 }
 
 void FsStateFiles::sync() {
-  if (!syncer_ || unsynced_.empty()) return;
+  if (!syncer_ || (unsynced_.empty() && obsolete_.empty())) return;
   {
     std::lock_guard lock(syncer_->mutex);
-    for (auto& fd : unsynced_) syncer_->queue.push_back(std::move(fd));
+    for (auto& [path, fd] : unsynced_) {
+      UniqueFd& slot = syncer_->queue[path];
+      if (slot) syncer_->obsolete.push_back(std::move(slot));
+      slot = std::move(fd);
+    }
+    for (auto& fd : obsolete_) syncer_->obsolete.push_back(std::move(fd));
+    obsolete_.clear();
   }
   unsynced_.clear();
   syncer_->cv.notify_all();
