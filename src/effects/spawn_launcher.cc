@@ -197,8 +197,22 @@ tl::expected<ProcessId, std::string> SpawnLauncher::start(const ProcessSpec& spe
 void SpawnLauncher::signal(ProcessId id, int sig) {
   auto it = children_.find(id);
   if (it == children_.end()) return;
+  const Child& c = *it->second;
+  // The leader through its pidfd first: kill(-pgid) succeeds as soon as one
+  // process of the group got the signal, so a leader we may not signal (a
+  // radvd that dropped to its user, without CAP_KILL) would go unnoticed
+  // and keep advertising on a backup.
+  int pidfd = sd_event_source_get_child_pidfd(c.exit_source);
+  if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0 &&
+      errno != ESRCH) {
+    std::string what = c.spec.what.substr(0, c.spec.what.find(' '));
+    log::effect_failure(c.spec.router, c.spec.netns,
+                        what == "radvd" || what == "hook" ? what : "service",
+                        fmt::format("cannot send SIG{} to {} (pid {}): {}", sigabbrev_np(sig),
+                                    c.spec.what, c.pid, std::strerror(errno)));
+  }
   // Not reaped yet (we reap in on_exit), so the group id cannot be reused.
-  ::kill(-it->second->pid, sig);
+  ::kill(-c.pid, sig);
 }
 
 std::optional<int> SpawnLauncher::pid_of(ProcessId id) const {

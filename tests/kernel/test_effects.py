@@ -393,6 +393,30 @@ def test_services_run_only_while_primary(netns, havipd, workdir):
              what=lambda: "the sleep service again\n" + d.log_text())
 
 
+def test_a_child_havipd_may_not_signal_is_reported(netns, havipd, workdir):
+    """Without CAP_KILL (a unit that forgot it), a service that dropped to
+    another user cannot be stopped: havipd must say so, not go quiet (its
+    process group also holds a root process, which kill(-pgid) does reach)."""
+    ns = netns.create()
+    dropped = script(workdir, "dropped.sh",
+                     "/bin/sleep 1000 &\n"
+                     "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "
+                     "/bin/sleep 1001\n")
+    d = havipd([router("r1", ns, service=[{"command": [str(dropped)], "stop_timeout_ms": 300}])],
+               start_args={"wrapper": ("/usr/bin/setpriv", "--bounding-set=-kill",
+                                       "--inh-caps=-kill")})
+    ns.add_addr(VIP)
+    d.wait_state("r1", "primary")
+    leader = wait_for(lambda: children_running(d, ["/bin/sleep", "1001"]), timeout=5,
+                      what=lambda: "the service as nobody\n" + d.log_text())[0]
+    ns.del_addr(VIP)
+    d.wait_state("r1", "backup")
+    d.wait_log(f"r1: cannot send SIGTERM to service dropped.sh (pid {leader}): "
+               "Operation not permitted")
+    assert alive(leader)
+    os.kill(leader, signal.SIGKILL)  # the test's own clean-up, with the CAP_KILL havipd lacks
+
+
 # -------------------------------------------------------------------- hooks
 
 # A hook that appends "$1 PREVIOUS->ROLE ROUTER NAMESPACE N NAMES, net:[INODE]" to $2:
