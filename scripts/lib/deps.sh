@@ -14,14 +14,20 @@ HAVIP_COMPAT_DEPS=(neutron-l3-agent)
 HAVIP_PACKAGING_DEPS=(debhelper dpkg-dev fakeroot scdoc systemd rpm lintian rpmlint
   man-db groff-base)
 
+# Sanitizer and fuzzing builds (scripts/check, scripts/fuzz) and the boot test
+# (tests/boot/run: a Debian 12 root booted with systemd-nspawn).
+HAVIP_SANITIZE_DEPS=(clang libclang-rt-14-dev)
+HAVIP_BOOT_DEPS=(debootstrap systemd-container)
+
 # havip_install_deps PKG…: installs the packages not yet installed (all of
-# them, after an apt-get update, when CI is set or when any is missing).
+# them, after an apt-get update, when CI is set or when any is missing). The
+# apt-get update runs once per run of scripts/check, not once per caller.
 havip_install_deps() {
   local missing=()
   for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  if [ "${#missing[@]}" -eq 0 ] && [ -z "${CI:-}" ]; then
+  if [ "${#missing[@]}" -eq 0 ] && { [ -z "${CI:-}" ] || [ -n "${HAVIP_APT_DONE:-}" ]; }; then
     return 0
   fi
   if [ "$(id -u)" -ne 0 ]; then
@@ -29,6 +35,9 @@ havip_install_deps() {
     return 1
   fi
   echo "==> installing ${missing[*]:-build and test dependencies}"
-  apt-get update -qq
+  if [ -z "${HAVIP_APT_DONE:-}" ] || [ "${#missing[@]}" -ne 0 ]; then
+    apt-get update -qq
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  export HAVIP_APT_DONE=1
 }
