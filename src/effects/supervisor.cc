@@ -117,14 +117,7 @@ void Supervisor::exited(ExitStatus status) {
   due_.reset();
   if (was == State::stopping) {
     state_ = State::idle;
-    log::structured(spdlog::level::info,
-                    {{"HAVIP_ROUTER", spec_.router},
-                     {"HAVIP_NAMESPACE", spec_.netns},
-                     {"HAVIP_CHILD", spec_.what},
-                     {"HAVIP_EXIT", status.to_string()},
-                     {"HAVIP_EXPECTED", "yes"}},
-                    fmt::format("{}: {} stopped ({})", spec_.router, spec_.what, status.to_string()),
-                    log::Kind::child_exit);
+    log_exit(status, true, fmt::format("{} stopped ({})", spec_.what, status.to_string()));
     if (wanted_) start(now);
     return;
   }
@@ -141,15 +134,19 @@ void Supervisor::exited(ExitStatus status) {
   // running: it died on its own.
   if (now - started_ >= policy_.stable_after) failures_ = 0;
   Millis delay = backoff(now);
-  log::structured(spdlog::level::err,
+  log_exit(status, false,
+           fmt::format("{} exited unexpectedly ({}); restarting in {}", spec_.what,
+                       status.to_string(), delay));
+}
+
+void Supervisor::log_exit(ExitStatus status, bool expected, const std::string& message) {
+  log::structured(expected ? spdlog::level::info : spdlog::level::err,
                   {{"HAVIP_ROUTER", spec_.router},
                    {"HAVIP_NAMESPACE", spec_.netns},
                    {"HAVIP_CHILD", spec_.what},
                    {"HAVIP_EXIT", status.to_string()},
-                   {"HAVIP_EXPECTED", "no"}},
-                  fmt::format("{}: {} exited unexpectedly ({}); restarting in {}", spec_.router,
-                              spec_.what, status.to_string(), delay),
-                  log::Kind::child_exit);
+                   {"HAVIP_EXPECTED", expected ? "yes" : "no"}},
+                  spec_.router + ": " + message, log::Kind::child_exit);
 }
 
 void Supervisor::failed(const std::string& why, TimePoint now) {

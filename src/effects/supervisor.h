@@ -68,6 +68,8 @@ class Supervisor {
   void start_main(TimePoint now);
   void exited(ExitStatus status);
   void failed(const std::string& why, TimePoint now);
+  // An exit of the process: expected (we stopped it) or not.
+  void log_exit(ExitStatus status, bool expected, const std::string& message);
   // Enters backoff after a failure; returns the delay before the next start.
   Millis backoff(TimePoint now);
 
