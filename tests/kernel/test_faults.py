@@ -10,11 +10,16 @@ Covered elsewhere, not repeated here:
     test_havipctl.py::test_reload_answers_whether_it_applied;
   * a hook that hangs past its timeout (its process group killed, the next
     hook still runs): test_effects.py::test_hook_past_its_timeout_is_killed_with_its_process_group;
-  * the L3 agent missing at first, answering 500, closing, hanging:
-    test_neutron.py::test_agent_absent_at_first_then_started,
+  * the L3 agent missing at first (its socket appearing later), answering 500,
+    closing, hanging, slow: test_neutron.py::test_agent_absent_at_first_then_started,
     test_agent_failing_then_answering_gets_the_final_state,
-    test_hung_agent_request_does_not_hold_up_other_routers (here: the agent
-    going away after it worked, and a slow agent).
+    test_hung_agent_request_does_not_hold_up_other_routers,
+    test_rapid_flaps_deliver_the_final_state_last (50 ms per answer). Here only
+    what they leave out: an agent that worked, then fails, then is gone (its
+    socket removed) while routers change, then comes back on the same socket.
+
+Two tests are xfail(strict=True): havipd bugs found here (a stalled fsync
+thread lets descriptors pile up, and holds up SIGTERM); see their reasons.
 
 HAVIP_SANITIZED=1 (the ASan+UBSan pass) skips the three load tests (the mass
 failover, the kill -9 rounds and the flap storm) with a printed reason.
@@ -23,10 +28,10 @@ figure is 60 s).
 """
 
 import json
-import subprocess
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
@@ -114,8 +119,6 @@ def mass_failover(netns, havipd, state_dir):
     d.wait_states({x: "primary" for x in names}, timeout=30)
     up = time.monotonic() - t0
     resyncs_up = metric(d, "havip_netlink_resyncs_total")
-    assert resyncs_up > 0, "no overrun with a 4 KiB buffer?\n" + d.log_text()
-    d.wait_log("netlink receive buffer overrun; re-reading links and addresses")
 
     # And back, with flaps on the way: every VIP goes, the even ones come back
     # (some of them twice).
@@ -132,6 +135,8 @@ def mass_failover(netns, havipd, state_dir):
     d.wait_states(want, timeout=30)
     mixed = time.monotonic() - t0
     resyncs = metric(d, "havip_netlink_resyncs_total")
+    assert resyncs > 0, "no overrun with a 4 KiB buffer?\n" + d.log_text()
+    d.wait_log("; re-reading links and addresses")
     print(f"\n1,000 routers: all primary in {up:.2f} s ({resyncs_up:.0f} resyncs); "
           f"{len(lines)} changes settled in {mixed:.2f} s ({resyncs:.0f} resyncs in all)")
 
@@ -191,7 +196,6 @@ RESTART = r"(\S+): radvd exited unexpectedly \(exit code 1\); restarting in (\S+
 
 
 def test_radvd_crash_loop_backs_off_and_leaves_other_routers_alone(netns, havipd, workdir):
-    real = os.access(RADVD, os.X_OK)
     nsa, nsb = ra_namespace(netns, "a"), ra_namespace(netns, "b")
     run_dir = workdir / "run"
     radvd = fake_radvd(workdir, crashing=["ra"])
@@ -208,7 +212,7 @@ def test_radvd_crash_loop_backs_off_and_leaves_other_routers_alone(netns, havipd
             nsb.add_addr(VIP) if role == "primary" else nsb.del_addr(VIP)
             d.wait_state("rb", role, timeout=2)
             latencies.append(time.monotonic() - t0)
-            if role == "primary" and real:
+            if role == "primary":
                 wait_for(lambda: radvd_main(d, run_dir, "rb"), timeout=2,
                          what=lambda: "rb's radvd\n" + d.log_text())
     nsb.add_addr(VIP)
@@ -497,7 +501,7 @@ def test_kill_9_at_random_moments(netns, havipd, workdir):
     flipper = Flipper(ns, flapping.values(), seed=6)
     flipper.start()
     reader = None
-    converge, to_ready, radvd_back, early_kills = [], [], [], 0
+    converge, to_ready, radvd_back, early_kills, stale = [], [], [], 0, 0
     try:
         for i in range(rounds):
             flipper.pause()
@@ -507,6 +511,8 @@ def test_kill_9_at_random_moments(netns, havipd, workdir):
             d = havipd(start=False)
             d.write_config(routers, **daemon)
             d.state_dir = state_dir
+            if i > 0 and any(d.state(n) != v for n, v in want.items()):
+                stale += 1  # the kernel changed behind the dead havipd's back
             restarted = time.monotonic()
             if i % 5 == 4:
                 # Killed while starting up, before READY (maybe before any write).
@@ -555,7 +561,8 @@ def test_kill_9_at_random_moments(netns, havipd, workdir):
         if reader is not None:
             reader.stop()
     assert reader.bad() == {}, reader.seen
-    print(f"\n{rounds} rounds ({early_kills} killed before READY), {flipper.flips} VIP flips; "
+    print(f"\n{rounds} rounds ({early_kills} killed before READY; {stale} restarted with "
+          f"state files behind the kernel), {flipper.flips} VIP flips; "
           f"state files right {max(converge) * 1000:.0f} ms at worst after the restart "
           f"(median {sorted(converge)[len(converge) // 2] * 1000:.0f} ms; READY at worst "
           f"{max(to_ready) * 1000:.0f} ms); "
@@ -622,6 +629,18 @@ def test_flap_storm_keeps_memory_flat_and_files_whole(netns, havipd, workdir):
         flap_storm(netns, havipd, workdir / "state")
 
 
+def settled_fd_count(pid, timeout=5.0):
+    """havipd's descriptors once the fsync thread has closed what it held: the same
+    count five times in a row, 50 ms apart."""
+    seen = []
+
+    def steady():
+        seen.append(fd_count(pid))
+        return len(seen) >= 5 and len(set(seen[-5:])) == 1
+    wait_for(steady, timeout, interval=0.05, what=lambda: f"a steady descriptor count: {seen}")
+    return seen[-1]
+
+
 def flap_storm(netns, havipd, state_dir):
     # The state files are on a tmpfs: this measures havipd, not the shared disk
     # (a disk that stalls fsyncs is test_stalled_fsyncs_do_not_pile_up_descriptors).
@@ -633,7 +652,7 @@ def flap_storm(netns, havipd, state_dir):
     d = havipd([router(names[i], ns, vip=vip_of(i)) for i in range(n)],
                state_dir=str(state_dir))
     d.state_dir = state_dir
-    base_fds = fd_count(d.pid)
+    base_fds = settled_fd_count(d.pid)
     reader = StateReader([d.state_path(x) for x in names])
     reader.start()
     # One `ip -batch` fed 100 ticks a second; each tick flips every VIP.
