@@ -1,11 +1,14 @@
 #include "effects/state_file.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "effects/atomic_file.h"
@@ -16,13 +19,21 @@ namespace {
 constexpr const char* kFinal = "state";
 }  // namespace
 
+// The sync thread works on paths, not on descriptors kept from the write: the
+// newest file at a path is what must be durable, a renamed-over one never is,
+// and a queue of paths is bounded by the number of routers however long an
+// fsync stalls (held descriptors would pile up, two per write).
 struct FsStateFiles::Syncer {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::map<std::string, UniqueFd> queue;  // by path: the newest inode of each
-  std::vector<UniqueFd> obsolete;         // to close, not to sync
-  bool busy = false;
-  bool stopping = false;
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::set<std::string> queue;  // files and directories ("…/" ends a directory)
+    bool busy = false;
+    bool stopping = false;
+  };
+  // Co-owned by the thread: at shutdown a thread stuck in an fsync is left
+  // behind (detached) instead of holding up the exit.
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::thread thread = start();
 
   // The thread blocks every signal (it inherits the mask it is created
@@ -31,45 +42,54 @@ struct FsStateFiles::Syncer {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    std::thread t([this] { run(); });
+    std::thread t([s = shared] { run(*s); });
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return t;
   }
 
   ~Syncer() {
     {
-      std::lock_guard lock(mutex);
-      stopping = true;  // what is queued is dropped: shutdown does not wait for a disk
+      std::lock_guard lock(shared->mutex);
+      shared->stopping = true;  // what is queued is dropped: shutdown does not wait for a disk
     }
-    cv.notify_all();
-    thread.join();
+    shared->cv.notify_all();
+    // Not joined: a thread inside an fsync of a stalled disk must not hold up
+    // the exit. It co-owns what it uses and returns as soon as it wakes.
+    thread.detach();
   }
 
-  void run() {
-    std::unique_lock lock(mutex);
+  static UniqueFd open_for_sync(const std::string& path) {
+    bool dir = path.ends_with('/');
+    return UniqueFd(::open(path.c_str(),
+                           O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (dir ? O_DIRECTORY : 0)));
+  }
+
+  static void run(Shared& s) {
+    std::unique_lock lock(s.mutex);
     for (;;) {
-      cv.wait(lock, [&] { return stopping || !queue.empty() || !obsolete.empty(); });
-      if (stopping) return;
-      auto closing = std::move(obsolete);
-      obsolete.clear();
-      std::vector<UniqueFd> batch;
-      batch.reserve(queue.size());
-      for (auto& [path, fd] : queue) batch.push_back(std::move(fd));
-      queue.clear();
-      busy = true;
+      s.cv.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
+      if (s.stopping) return;
+      auto batch = std::move(s.queue);
+      s.queue.clear();
+      s.busy = true;
       lock.unlock();
       // After a mass failover one syncfs is far cheaper than an fsync per
-      // file and directory; a few files are synced one by one.
+      // file and directory; a few files are synced one by one. A path gone
+      // meanwhile (router removed) needs nothing.
       constexpr std::size_t kSyncfsAbove = 32;
-      if (batch.size() > kSyncfsAbove)
-        ::syncfs(batch.front().get());
-      else
-        for (auto& fd : batch) ::fsync(fd.get());
-      batch.clear();
-      closing.clear();
+      if (batch.size() > kSyncfsAbove) {
+        for (const auto& path : batch)
+          if (auto fd = open_for_sync(path)) {
+            ::syncfs(fd.get());
+            break;
+          }
+      } else {
+        for (const auto& path : batch)
+          if (auto fd = open_for_sync(path)) ::fsync(fd.get());
+      }
       lock.lock();
-      busy = false;
-      cv.notify_all();
+      s.busy = false;
+      s.cv.notify_all();
     }
   }
 };
@@ -93,35 +113,27 @@ tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
   if (!written) return tl::unexpected(written.error());
   if (mode_ == StateSync::deferred) {
     std::string where = base + "/" + router + "/";
-    for (auto [key, fd] : {std::pair{where + kFinal, &written->file}, std::pair{where, &*dir}}) {
-      UniqueFd& slot = unsynced_[key];
-      if (slot) obsolete_.push_back(std::move(slot));
-      slot = std::move(*fd);
-    }
+    unsynced_.insert(where + kFinal);
+    unsynced_.insert(where);
   }
   return {};
 }
 
 void FsStateFiles::sync() {
-  if (!syncer_ || (unsynced_.empty() && obsolete_.empty())) return;
+  if (!syncer_ || unsynced_.empty()) return;
+  auto& shared = *syncer_->shared;
   {
-    std::lock_guard lock(syncer_->mutex);
-    for (auto& [path, fd] : unsynced_) {
-      UniqueFd& slot = syncer_->queue[path];
-      if (slot) syncer_->obsolete.push_back(std::move(slot));
-      slot = std::move(fd);
-    }
-    for (auto& fd : obsolete_) syncer_->obsolete.push_back(std::move(fd));
-    obsolete_.clear();
+    std::lock_guard lock(shared.mutex);
+    shared.queue.merge(unsynced_);
   }
   unsynced_.clear();
-  syncer_->cv.notify_all();
+  shared.cv.notify_all();
 }
 
 void FsStateFiles::wait_synced() {
   if (!syncer_) return;
-  std::unique_lock lock(syncer_->mutex);
-  syncer_->cv.wait(lock, [&] { return syncer_->queue.empty() && !syncer_->busy; });
+  auto& shared = *syncer_->shared;
+  std::unique_lock lock(shared.mutex);
+  shared.cv.wait(lock, [&] { return shared.queue.empty() && !shared.busy; });
 }
-
 }  // namespace havip

@@ -3,7 +3,7 @@
 // ([daemon] state_dir, or Neutron's <state_path>/ha_confs).
 #pragma once
 
-#include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,13 +51,9 @@ class FsStateFiles final : public StateFiles {
  private:
   struct Syncer;
   StateSync mode_;
-  // Written since the last sync(), by path: a router rewritten many times
-  // (a flap storm) leaves one file and one directory to sync, not thousands
-  // of renamed-over inodes.
-  std::map<std::string, UniqueFd> unsynced_;
-  // Renamed-over files still open: closed by the sync thread, never here,
-  // because the last close of an unlinked inode frees it (a disk write).
-  std::vector<UniqueFd> obsolete_;
+  // Written since the last sync(): the files and their directories, by path
+  // (a router rewritten many times is synced once).
+  std::set<std::string> unsynced_;
   std::unique_ptr<Syncer> syncer_;  // deferred mode only
 };
 
