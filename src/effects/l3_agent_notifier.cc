@@ -16,12 +16,25 @@
 
 namespace havip {
 
+namespace {
+
+// The status line of the last response head: libcurl takes a first line that
+// merely starts with "HTTP/" for "HTTP/1.0 200" (a legacy fallback), so the
+// status code alone does not prove a 200 (found by l3_agent_response_fuzz).
+struct ResponseHead {
+  std::string status_line;
+  bool at_start = true;
+};
+
+}  // namespace
+
 struct L3AgentNotifier::Transfer {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   Role role = Role::unknown;
   std::string router;
   char error[CURL_ERROR_SIZE] = {};
+  ResponseHead head;
 
   Transfer() = default;
   Transfer(const Transfer&) = delete;
@@ -38,9 +51,27 @@ CURLM* multi_of(void* p) { return static_cast<CURLM*>(p); }
 
 std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
 
+// Called by libcurl with each header line of each response head (a 1xx too).
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* p) {
+  auto* head = static_cast<ResponseHead*>(p);
+  std::string_view line(data, size * n);
+  if (head->at_start) head->status_line.assign(line.substr(0, 64));
+  head->at_start = line == "\r\n" || line == "\n";  // a blank line ends a head
+  return size * n;
+}
+
+// "HTTP/1.0 200" or "HTTP/1.1 200", then a space or the end of the line.
+bool is_http_200(std::string_view line) {
+  for (std::string_view ok : {"HTTP/1.1 200", "HTTP/1.0 200"})
+    if (line.starts_with(ok) && (line.size() == ok.size() || line[ok.size()] == ' ' ||
+                                 line[ok.size()] == '\r' || line[ok.size()] == '\n'))
+      return true;
+  return false;
+}
+
 // Sets up one request; false when curl refuses (out of memory).
 bool prepare(CURL* easy, const std::string& socket_path, Millis timeout, curl_slist* headers,
-             char* error, void* priv) {
+             char* error, ResponseHead* head, void* priv) {
   bool ok = true;
   auto set = [&](CURLoption opt, auto value) {
     ok = ok && curl_easy_setopt(easy, opt, value) == CURLE_OK;
@@ -60,17 +91,21 @@ bool prepare(CURL* easy, const std::string& socket_path, Millis timeout, curl_sl
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_USERAGENT, "havipd");
   set(CURLOPT_WRITEFUNCTION, discard);  // the default writes the body to stdout
+  set(CURLOPT_HEADERFUNCTION, on_header);
+  set(CURLOPT_HEADERDATA, head);
   set(CURLOPT_ERRORBUFFER, error);
   set(CURLOPT_PRIVATE, priv);
   return ok;
 }
 
 // Why a completed request did not succeed; "" when the agent answered 200.
-std::string failure(CURL* easy, CURLcode result, const char* error, Millis timeout) {
+std::string failure(CURL* easy, CURLcode result, const char* error, const ResponseHead& head,
+                    Millis timeout) {
   if (result == CURLE_OK) {
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    return status == 200 ? "" : fmt::format("the agent answered HTTP {}", status);
+    if (status != 200) return fmt::format("the agent answered HTTP {}", status);
+    return is_http_200(head.status_line) ? "" : "the agent answered a malformed status line";
   }
   switch (result) {
     case CURLE_COULDNT_CONNECT: {  // curl's own text names 127.0.0.1 port 80
@@ -178,7 +213,7 @@ void L3AgentNotifier::send(const std::string& name, Router& r) {
     t->headers = more;
   }
   if (t->easy == nullptr ||
-      !prepare(t->easy, socket_path_, policy_.timeout, t->headers, t->error, t.get()))
+      !prepare(t->easy, socket_path_, policy_.timeout, t->headers, t->error, &t->head, t.get()))
     return finished(name, r, t->role, "cannot set up the request (out of memory)");
   if (CURLMcode m = curl_multi_add_handle(multi_of(multi_), t->easy); m != CURLM_OK)
     return finished(name, r, t->role, curl_multi_strerror(m));
@@ -238,7 +273,7 @@ void L3AgentNotifier::collect() {
     char* priv = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
     auto* t = reinterpret_cast<Transfer*>(priv);
-    std::string error = failure(easy, result, t->error, policy_.timeout);
+    std::string error = failure(easy, result, t->error, t->head, policy_.timeout);
     curl_multi_remove_handle(multi_of(multi_), easy);
     auto it = routers_.find(t->router);
     std::unique_ptr<Transfer> done = std::move(it->second.in_flight);

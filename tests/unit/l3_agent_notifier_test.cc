@@ -44,7 +44,7 @@ struct Request {
   std::string state() const { return header("x-neutron-state"); }
 };
 
-enum class Answer { ok, error500, hang, close, garbage };
+enum class Answer { ok, error500, hang, close, garbage, fake_http, fake_http_lower };
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -171,6 +171,14 @@ class FakeAgent {
           break;
         case Answer::garbage:
           reply(conn.get(), "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+          break;
+        // Status lines libcurl 7.88 takes for "HTTP/1.0 200" (from the fuzz
+        // seeds l3_agent_response/curl-fallback-*).
+        case Answer::fake_http:
+          reply(conn.get(), "HTTP/\xd1\xcf OK)\n\r\n");
+          break;
+        case Answer::fake_http_lower:
+          reply(conn.get(), "HTTp/\xd1\xcf\xe8\n");
           break;
       }
     }
@@ -351,6 +359,26 @@ TEST_F(L3AgentNotifierTest, ClosedOrGarbledAnswersAreRetried) {
   auto lines = log_lines();
   ASSERT_FALSE(lines.empty());
   EXPECT_NE(lines[0].find("closed the connection without answering"), std::string::npos)
+      << lines[0];
+}
+
+TEST_F(L3AgentNotifierTest, OnlyARealStatusLineOf200IsSuccess) {
+  std::atomic<int> answered = 0;
+  auto& agent = start_agent([&](const Request&) {
+    switch (++answered) {
+      case 1: return Answer::fake_http;
+      case 2: return Answer::fake_http_lower;
+      default: return Answer::ok;
+    }
+  });
+  auto& n = make_notifier();
+  n.notify("r1", Role::backup);
+  ASSERT_TRUE(run_until([&] { return n.delivered("r1") == Role::backup; }));
+  EXPECT_EQ(agent.count(), 3u);
+  EXPECT_EQ(n.counters().failed, 2u);
+  auto lines = log_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines[0].find("the agent answered a malformed status line"), std::string::npos)
       << lines[0];
 }
 
