@@ -10,6 +10,8 @@
 #include "core/config_parse.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +23,7 @@
 #include <set>
 #include <span>
 #include <type_traits>
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 namespace havip {
@@ -833,6 +836,14 @@ ConfigResult load_config(const std::string& file) {
   std::unique_ptr<std::FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "re"),
                                                         &std::fclose);
   if (!f) return fail("cannot open: ");
+  // The file names commands havipd runs as root (hooks, services, radvd):
+  // whoever may change it may run anything as root. Refused, like sshd's
+  // StrictModes, when anyone but root (or havipd's own user) could write it.
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) != 0) return fail("cannot stat: ");
+  if (auto unsafe = unsafe_config_owner(st.st_uid, st.st_gid, st.st_mode, ::geteuid(),
+                                        ::getegid()))
+    return tl::unexpected(std::vector<ConfigError>{{file, 0, "", *unsafe}});
   std::string text;
   char buf[8192];
   std::size_t n;
@@ -840,6 +851,21 @@ ConfigResult load_config(const std::string& file) {
   // A directory opens fine and only fails here, with EISDIR.
   if (std::ferror(f.get())) return fail("cannot read: ");
   return parse_config(text, file);
+}
+
+std::optional<std::string> unsafe_config_owner(unsigned uid, unsigned gid, unsigned mode,
+                                               unsigned our_uid, unsigned our_gid) {
+  auto octal = [&] { return fmt::format("{:04o}", mode & 07777); };
+  constexpr std::string_view kWhy =
+      "; refusing it: the commands it names run as root, so whoever may write it could run "
+      "anything as root";
+  if (uid != 0 && uid != our_uid)
+    return fmt::format("is owned by uid {}, not by root{} (chown root)", uid, kWhy);
+  if (mode & S_IWOTH)
+    return fmt::format("is writable by every user (mode {}){} (chmod o-w)", octal(), kWhy);
+  if ((mode & S_IWGRP) && gid != 0 && gid != our_gid)
+    return fmt::format("is writable by group {} (mode {}){} (chmod g-w)", gid, octal(), kWhy);
+  return std::nullopt;
 }
 
 bool valid_router_name(std::string_view name) {

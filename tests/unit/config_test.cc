@@ -1196,6 +1196,33 @@ TEST_F(LoadConfig, DirectoryIsOneError) {
   EXPECT_THAT(result.error()[0].message, HasSubstr("Is a directory"));
 }
 
+TEST_F(LoadConfig, AFileOthersCouldWriteIsRefused) {
+  std::string path = dir_ + "/havip.toml";
+  std::ofstream(path) << "";
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  auto result = load_config(path);
+  ASSERT_FALSE(result);
+  ASSERT_EQ(result.error().size(), 1u);
+  EXPECT_THAT(result.error()[0].to_string(),
+              HasSubstr(path + ": is writable by every user (mode 0666); refusing it"));
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  EXPECT_TRUE(load_config(path));
+}
+
+TEST(ConfigOwner, OnlyRootOrOurselvesMayWriteIt) {
+  // uid, gid, mode, our uid, our gid
+  EXPECT_EQ(unsafe_config_owner(0, 0, 0100644, 0, 0), std::nullopt);
+  EXPECT_EQ(unsafe_config_owner(0, 0, 0100664, 0, 0), std::nullopt);      // root's group
+  EXPECT_EQ(unsafe_config_owner(1000, 1000, 0100600, 1000, 1000), std::nullopt);  // our own
+  EXPECT_EQ(unsafe_config_owner(0, 50, 0100640, 0, 0), std::nullopt);     // group may read
+  EXPECT_THAT(unsafe_config_owner(1000, 0, 0100644, 0, 0).value_or(""),
+              HasSubstr("is owned by uid 1000, not by root"));
+  EXPECT_THAT(unsafe_config_owner(0, 0, 0100646, 0, 0).value_or(""),
+              HasSubstr("writable by every user (mode 0646)"));
+  EXPECT_THAT(unsafe_config_owner(0, 50, 0100664, 0, 0).value_or(""),
+              HasSubstr("writable by group 50 (mode 0664)"));
+}
+
 // ---- the name rules, shared with other parsers ----
 
 TEST(NameRules, RouterName) {
