@@ -24,6 +24,17 @@ namespace havip {
 
 namespace {
 
+// A name as a log line can show it: bytes outside printable ASCII as \xNN.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (unsigned char c : name.substr(0, 80)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02x}", c);
+  }
+  if (name.size() > 80) out += "...";
+  return out;
+}
+
 constexpr std::uint32_t kDirEvents = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR;
 constexpr std::uint32_t kFileEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
                                       IN_MOVED_FROM | IN_ONLYDIR;
@@ -113,7 +124,14 @@ std::optional<std::string> NeutronWatch::radvd_content(const std::string& id) {
 }
 
 bool NeutronWatch::refresh(const std::string& id) {
-  if (!valid_router_name(id)) return false;
+  if (!valid_router_name(id)) {
+    // Never a path component nor a namespace name (a '/', '..', a byte
+    // outside [A-Za-z0-9_.-], over 64 bytes): said once, then ignored.
+    if (ignored_.insert(id).second)
+      spdlog::warn("neutron: ignoring {}/{}: not a router id ([A-Za-z0-9_.-], 1-64 bytes)",
+                   neutron::ha_confs_dir(neutron_), printable(id));
+    return false;
+  }
   std::string path = neutron::keepalived_conf(neutron_, id);
   // Watch before reading: a file written between the two is then either
   // read now or reported by the watch (reading first would miss it).

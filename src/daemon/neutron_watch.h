@@ -58,6 +58,7 @@ class NeutronWatch {
   std::map<int, std::string> router_wds_;        // watch descriptor -> router id
   std::map<std::string, RouterConfig> routers_;  // router id -> what havipd tracks
   std::map<std::string, std::string> errors_;    // router id -> its last error (said once)
+  std::set<std::string> ignored_;                // entries of ha_confs that are no router id
   std::map<std::string, std::string> radvd_seen_;  // router id -> the agent's radvd.conf
 };
 

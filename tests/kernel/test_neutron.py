@@ -396,6 +396,25 @@ def test_broken_keepalived_conf_affects_only_its_router(node):
     assert node.d.running()
 
 
+def test_ha_confs_entries_that_are_no_router_id_are_ignored(node):
+    """Directory names under ha_confs become path components and namespace
+    names: a non-UTF-8 or over-long one is said once and ignored; the real
+    routers go on."""
+    node.start_agent()
+    a = node.router()
+    good = a.conf()
+    for name in ("bad\udcffname", "x" * 65, "with space"):  # \udcff: the byte 0xff
+        node.sp.write_conf(name, good)
+    node.start_havipd()
+    node.wait_both(a, "backup")
+    for shown in ("bad\\xffname", "x" * 65, "with space"):
+        node.d.wait_log(f"ha_confs/{shown}: not a router id")
+    a.add_vip()
+    node.wait_both(a, "primary")
+    assert not any("/bad\\xffname/state" in str(p) for p in node.sp.ha_confs.rglob("state"))
+    assert sum(1 for line in node.d.lines if "not a router id" in line) == 3, node.log()
+
+
 def test_keepalived_conf_rewrites_that_keep_the_signal_vip_change_nothing(node):
     # The agent rewrites keepalived.conf on every floating IP or port change; as long as
     # the HA interface and the signal VIP stay, nothing is notified or re-decided.
