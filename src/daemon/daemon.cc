@@ -98,7 +98,15 @@ bool Daemon::setup() {
   // SIGCHLD too: children are watched by pidfd, never by a signal handler.
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, sig);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sd_event_add_signal(loop_, nullptr, sig, on_signal, this);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    // Ahead of everything else: a flap storm keeps the netlink sources busy
+    // for as long as it lasts, and SIGTERM must not wait for its end.
+    sd_event_source* source = nullptr;
+    sd_event_add_signal(loop_, &source, sig, on_signal, this);
+    sd_event_source_set_priority(source, SD_EVENT_PRIORITY_IMPORTANT);
+    sd_event_source_set_floating(source, true);
+    sd_event_source_unref(source);
+  }
   sd_event_set_watchdog(loop_, true);  // pings systemd when WATCHDOG_USEC is set
   sd_event_add_post(loop_, &post_, on_post, this);
   sd_event_add_defer(loop_, &idle_, on_idle, this);
@@ -328,6 +336,13 @@ void Daemon::stop() {
   auto now = Clock::now();
   stop_deadline_ = now + grace;
   effects_->shutdown(now);
+  // Stop listening to the kernel: during a flap storm the netlink sockets
+  // never run dry, and draining them would hold up the exit for as long as
+  // the storm lasts. What was read is still applied; the next start dumps
+  // the kernel's state anyway.
+  monitors_.clear();
+  dead_monitors_.clear();
+  sd_event_source_set_enabled(netns_dir_io_, SD_EVENT_OFF);
 }
 
 void Daemon::apply(const RoleChange& c) {
