@@ -179,7 +179,11 @@ def test_namespace_deleted_during_hold_down(netns, havipd):
 
     # Re-created: decided again (its VIP is young, so the hold-down applies).
     ns = netns.create(name=ns.name)
-    d.wait_state("r1", "backup")
+    # (Not the state file: it still says backup from before the deletion.)
+    def r1_role():
+        return json.loads(ctl(d, "status", "--json").stdout)["routers"][0]["role"]
+    wait_for(lambda: r1_role() == "backup", timeout=5,
+             what=lambda: "r1 decided again\n" + d.log_text())
     t0 = time.monotonic()
     ns.add_addr(VIP)
     d.wait_state("r1", "primary", timeout=hold / 1000 + 5)
