@@ -440,6 +440,11 @@ int Daemon::on_idle(sd_event_source*, void* self) {
 }
 
 nlohmann::ordered_json Daemon::reload() {
+  // Stopping: the netlink monitors are closed; a reload would reopen them.
+  if (stop_deadline_) {
+    spdlog::warn("reload ignored: havipd is stopping");
+    return {{"ok", false}, {"error", "havipd is stopping"}};
+  }
   sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
              static_cast<unsigned long long>(usec_of(Clock::now())));
   auto next = load_config(config_.path);
