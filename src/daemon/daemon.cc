@@ -581,7 +581,6 @@ void Daemon::counted(log::Kind kind, std::span<const log::Field> fields) {
 // its mtime shows havipd alive.
 void Daemon::metrics_changed() {
   if (config_.daemon.metrics_textfile.empty() || options_.dry_run || !metrics_timer_) return;
-  metrics_dirty_ = true;
   auto now = Clock::now();
   TimePoint at = metrics_written_ ? std::max(now, *metrics_written_ + std::chrono::seconds(1)) : now;
   uint64_t when = 0;
@@ -598,7 +597,6 @@ void Daemon::write_metrics_file() {
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   std::string name = path.substr(slash + 1);
   metrics_written_ = Clock::now();
-  metrics_dirty_ = false;
   UniqueFd d(::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   tl::expected<Written, std::string> ok =
       d ? write_atomic(d.get(), dir, name, metrics_text(), false)

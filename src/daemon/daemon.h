@@ -128,7 +128,6 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   sd_event_source* metrics_timer_ = nullptr;  // the textfile: after changes, and every minute
   std::optional<TimePoint> metrics_written_;
-  bool metrics_dirty_ = false;
   bool relisten_ = false;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)  // the control socket moves once this reload is answered
   CstampClock cstamps_;

@@ -10,6 +10,11 @@ std::vector<std::string> child_environment(const std::string& router, const std:
   return env;
 }
 
+std::string_view effect_of(const ProcessSpec& spec) {
+  std::string_view first = std::string_view(spec.what).substr(0, spec.what.find(' '));
+  return first == "radvd" || first == "hook" ? first : "service";
+}
+
 std::string program_name(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);

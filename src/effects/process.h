@@ -36,6 +36,9 @@ using ProcessId = std::uint64_t;  // the launcher's handle, never reused
 // `extra` ("KEY=value"): PATH, HAVIP_ROUTER, HAVIP_NAMESPACE, extra.
 std::vector<std::string> child_environment(const std::string& router, const std::string& netns,
                                            std::vector<std::string> extra = {});
+// The effect a process belongs to, as HAVIP_EFFECT and the metrics name it:
+// "radvd", "hook" or "service" (from ProcessSpec::what).
+std::string_view effect_of(const ProcessSpec& spec);
 // "/usr/sbin/haproxy" -> "haproxy": how log lines name a command.
 std::string program_name(const std::string& path);
 

@@ -205,9 +205,7 @@ void SpawnLauncher::signal(ProcessId id, int sig) {
   int pidfd = sd_event_source_get_child_pidfd(c.exit_source);
   if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0 &&
       errno != ESRCH) {
-    std::string what = c.spec.what.substr(0, c.spec.what.find(' '));
-    log::effect_failure(c.spec.router, c.spec.netns,
-                        what == "radvd" || what == "hook" ? what : "service",
+    log::effect_failure(c.spec.router, c.spec.netns, effect_of(c.spec),
                         fmt::format("cannot send SIG{} to {} (pid {}): {}", sigabbrev_np(sig),
                                     c.spec.what, c.pid, std::strerror(errno)));
   }

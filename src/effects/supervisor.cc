@@ -150,7 +150,7 @@ void Supervisor::log_exit(ExitStatus status, bool expected, const std::string& m
 }
 
 void Supervisor::failed(const std::string& why, TimePoint now) {
-  auto effect = spec_.what.starts_with("radvd") ? "radvd" : "service";
+  auto effect = effect_of(spec_);
   if (!wanted_) {  // a check ahead of time: reported now, tried again at the start
     state_ = State::idle;
     log::effect_failure(spec_.router, spec_.netns, effect, why);
