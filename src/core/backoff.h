@@ -23,8 +23,13 @@ class Backoff {
   std::optional<Millis> failed(const std::string& key, TimePoint now);
   // Forgets `key` (it succeeded, or is no longer wanted).
   void clear(const std::string& key) { entries_.erase(key); }
-  // Keys whose retry is due at `now` (they stay scheduled until failed/clear).
+  // Keys whose retry is due at `now` (they stay scheduled until failed/clear,
+  // or attempting).
   std::vector<std::string> due(TimePoint now) const;
+  // An attempt of `key` is under way and ends in failed() or clear(): until
+  // then it is neither due nor part of next() (an attempt that completes
+  // asynchronously is not started again at every wake-up meanwhile).
+  void attempting(const std::string& key);
   std::optional<TimePoint> next() const;
   bool contains(const std::string& key) const { return entries_.contains(key); }
 
@@ -32,6 +37,7 @@ class Backoff {
   struct Entry {
     unsigned attempts = 0;
     TimePoint at;
+    bool attempting = false;
   };
   Millis initial_, max_;
   unsigned max_attempts_;

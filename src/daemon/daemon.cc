@@ -39,6 +39,16 @@ std::unique_ptr<StateFiles> make_state_files(const DaemonConfig& d, bool dry_run
   return std::make_unique<FsStateFiles>(d.state_sync);
 }
 
+// The dry run's writes only log, and the log is the loop thread's.
+std::unique_ptr<StateWriter> make_state_writer(const DaemonConfig& d, bool dry_run) {
+  return std::make_unique<StateWriter>(
+      make_state_files(d, dry_run),
+      dry_run ? StateWriter::Mode::inline_ : StateWriter::Mode::threaded);
+}
+
+// A state file write that takes longer is shown as failing (havipctl).
+constexpr Millis kStateWriteSlow{1000};
+
 std::uint64_t usec_of(TimePoint t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   return us < 0 ? 0 : static_cast<std::uint64_t>(us);
@@ -54,7 +64,7 @@ Daemon::Daemon(Config config, DaemonOptions options)
     : config_(std::move(config)),
       options_(options),
       engine_(config_.routers),
-      state_files_(make_state_files(config_.daemon, options.dry_run)),
+      state_writer_(make_state_writer(config_.daemon, options.dry_run)),
       netns_retry_(Millis(10), Millis(2000), 12),
       state_retry_(Millis(100), Millis(30000)) {}
 
@@ -65,7 +75,8 @@ Daemon::~Daemon() {
   notifier_.target.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
-  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_, metrics_timer_})
+  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_, metrics_timer_,
+                  state_io_})
     sd_event_source_disable_unref(s);
   sd_event_unref(loop_);
 }
@@ -74,6 +85,19 @@ int Daemon::run() {
   if (!setup()) return 1;
   int r = sd_event_loop(loop_);
   flush();  // a final state decided in the last iteration is not lost
+  // The final states are written, unless the disk stalls past the stop
+  // deadline: shutdown does not wait for a disk (the writer is left behind).
+  auto until = std::max(stop_deadline_.value_or(Clock::now()), Clock::now() + Millis(100));
+  bool written = state_writer_->wait(until);
+  state_written();  // their results, failures included, are logged
+  if (!written) {
+    std::vector<std::string> left;
+    for (const auto& router : engine_.status())
+      if (state_writer_->pending_since(router.name)) left.push_back(router.name);
+    spdlog::error("stopping although the state files of {} router(s) are still being written "
+                  "(the disk does not answer): {}",
+                  left.size(), fmt::join(left, ", "));
+  }
   control_.reset();
   if (!config_.daemon.metrics_textfile.empty() && !options_.dry_run) write_metrics_file();
   effects_.reset();
@@ -119,6 +143,7 @@ bool Daemon::setup() {
     sd_event_add_time(loop_, t, CLOCK_MONOTONIC, 0, 1, cb, this);
     sd_event_source_set_enabled(*t, SD_EVENT_OFF);
   }
+  sd_event_add_io(loop_, &state_io_, state_writer_->fd(), EPOLLIN, on_state_written, this);
   sd_event_add_time(loop_, &metrics_timer_, CLOCK_MONOTONIC, 0, 0, on_metrics_timer, this);
   sd_event_source_set_enabled(metrics_timer_, SD_EVENT_OFF);
   log::set_event_hook([this](log::Kind k, std::span<const log::Field> f) { counted(k, f); });
@@ -309,7 +334,6 @@ void Daemon::flush() {
     if (t && (!wake || *t < *wake)) wake = t;
   arm(retry_timer_, wake);
   report();
-  state_files_->sync();  // hands the batch's files to the sync thread
   if (status_dirty_ || !actions.empty()) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
   if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
 }
@@ -346,7 +370,7 @@ void Daemon::stop() {
 }
 
 void Daemon::apply(const RoleChange& c) {
-  if (c.to != Role::unknown) write_state(c.router, c.to);
+  std::uint64_t write = c.to != Role::unknown ? write_state(c.router, c.to) : 0;
   auto level = c.to == Role::unknown ? spdlog::level::warn : spdlog::level::info;
   log::structured(level,
                   {{"HAVIP_ROUTER", c.router},
@@ -358,9 +382,10 @@ void Daemon::apply(const RoleChange& c) {
                   fmt::format("{}: {} -> {} ({})", c.router, role_name(c.from),
                               role_name(c.to), c.reason),
                   log::Kind::transition);
-  if (!stop_deadline_) effects_->transition(c, Clock::now());
-  // The synchronous effects are done: the state file is written (or queued
-  // for retry), sysctls set, radvd started or killed, hooks queued.
+  if (!stop_deadline_) effects_->transition(c, Clock::now(), write);
+  // The synchronous effects are done: the state file handed to the writer,
+  // sysctls set, radvd started or killed (hooks and the L3 agent's
+  // notification follow the state file).
   if (batch_start_) metrics_.latency(Clock::now() - *batch_start_);
   metrics_.transition(c.router, c.to);
   auto wall = std::chrono::system_clock::now();
@@ -374,18 +399,37 @@ void Daemon::apply(const RoleChange& c) {
         {wall, c.router, c.netns, c.interface, c.from, c.to, c.reason})));
 }
 
-void Daemon::write_state(const std::string& router, Role role) {
+std::uint64_t Daemon::write_state(const std::string& router, Role role) {
   const RouterConfig* config = engine_.router(router);
-  if (!config) return;  // removed meanwhile
-  auto ok = state_files_->write(config->state_dir, router, role);
-  if (ok) {
-    state_retry_.clear(router);
-    return;
+  if (!config) return 0;  // removed meanwhile
+  state_retry_.attempting(router);  // a retry is not started again until this one is done
+  return state_writer_->submit(config->state_dir, router, role);
+}
+
+int Daemon::on_state_written(sd_event_source*, int, std::uint32_t, void* self) {
+  static_cast<Daemon*>(self)->state_written();
+  return 0;
+}
+
+void Daemon::state_written() {
+  for (auto& r : state_writer_->take()) {
+    const RouterConfig* config = engine_.router(r.router);
+    if (r.outcome || !config) {  // a removed router's file needs no retry
+      state_retry_.clear(r.router);
+    } else {
+      auto delay = state_retry_.failed(r.router, Clock::now());
+      log::effect_failure(r.router, config->netns, "state_file",
+                          fmt::format("cannot write state file: {}; retrying in {}",
+                                      r.outcome.error(), delay.value_or(Millis(0))));
+    }
+    effects_->state_written(r.router, r.seq);
   }
-  auto delay = state_retry_.failed(router, Clock::now());
-  log::effect_failure(router, config->netns, "state_file",
-                      fmt::format("cannot write state file: {}; retrying in {}", ok.error(),
-                                  delay.value_or(Millis(0))));
+}
+
+bool Daemon::state_file_failing(const std::string& router, TimePoint now) const {
+  if (state_retry_.contains(router)) return true;
+  auto since = state_writer_->pending_since(router);
+  return since && now - *since > kStateWriteSlow;
 }
 
 void Daemon::retry_due() {
@@ -418,6 +462,9 @@ void Daemon::report() {
   if (!ready_) {
     for (const auto& [ns, mon] : monitors_)
       if (!engine_.synced(ns)) return;
+    // Ready means the state files say what the kernel says: the first
+    // writes are done (or failed and being retried).
+    if (state_writer_->busy()) return;
     ready_ = true;
     spdlog::info("ready: {}", status);
     sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
@@ -466,10 +513,7 @@ nlohmann::ordered_json Daemon::reload() {
                        next->daemon.state_sync != config_.daemon.state_sync;
   bool control_changed = next->daemon.control_socket != config_.daemon.control_socket ||
                          next->daemon.control_socket_group != config_.daemon.control_socket_group;
-  if (files_changed) {
-    state_files_->sync();
-    state_files_ = make_state_files(next->daemon, options_.dry_run);
-  }
+  if (files_changed) state_writer_->replace(make_state_files(next->daemon, options_.dry_run));
   std::size_t before = config_.routers.size();
   config_ = std::move(*next);
   if (dir_changed) {
@@ -549,7 +593,7 @@ nlohmann::ordered_json Daemon::status_json() const {
       for (const auto& svc : fx->services()) out.children.push_back(child(*svc));
       out.failing = fx->failing();
     }
-    if (state_retry_.contains(r.name)) out.failing.insert(out.failing.begin(), "state_file");
+    if (state_file_failing(r.name, now)) out.failing.insert(out.failing.begin(), "state_file");
     s.routers.push_back(std::move(out));
   }
   return ctl::status_json(s);

@@ -24,6 +24,7 @@
 #include "effects/process.h"
 #include "effects/run_files.h"
 #include "effects/state_file.h"
+#include "effects/state_writer.h"
 #include "effects/sysctl.h"
 
 struct sd_event;
@@ -55,6 +56,7 @@ class Daemon {
   static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_netns_dir(sd_event_source* s, int fd, std::uint32_t revents, void* self);
   static int on_metrics_timer(sd_event_source* s, std::uint64_t usec, void* self);
+  static int on_state_written(sd_event_source* s, int fd, std::uint32_t revents, void* self);
 
   bool setup();
   void feed(Event&& event);
@@ -63,7 +65,12 @@ class Daemon {
   void apply(const GatewayAppeared& appeared);
   void stop();
   int netns_fd(const std::string& netns) const;
-  void write_state(const std::string& router, Role role);
+  // Queues the state file write; returns its number (0: router unknown).
+  std::uint64_t write_state(const std::string& router, Role role);
+  void state_written();
+  // Routers whose state file is not written as it should be: failed and
+  // waiting for a retry, or a write pending for over a second (a stalled disk).
+  bool state_file_failing(const std::string& router, TimePoint now) const;
   // Re-reads the configuration; the answer havipctl reload prints.
   nlohmann::ordered_json reload();
   void listen_control();
@@ -89,7 +96,8 @@ class Daemon {
   Config config_;
   DaemonOptions options_;
   Engine engine_;
-  std::unique_ptr<StateFiles> state_files_;
+  std::unique_ptr<StateWriter> state_writer_;
+  sd_event_source* state_io_ = nullptr;  // the writer's results
   std::unique_ptr<Launcher> launcher_;
   std::unique_ptr<Sysctls> sysctls_;
   std::unique_ptr<RunFiles> run_files_;

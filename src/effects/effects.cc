@@ -40,21 +40,45 @@ void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConf
     gone->stop(now);
     retiring_.push_back(std::move(gone));
     waiting_.erase(name);
+    held_.erase(name);
   }
   routers_ = std::move(next);
   tick(now);
 }
 
-void Effects::transition(const RoleChange& c, TimePoint now) {
+void Effects::transition(const RoleChange& c, TimePoint now, std::uint64_t state_write) {
   auto it = routers_.find(c.router);
   if (it == routers_.end()) return;
-  if (auto w = waiting_.find(c.router); w != waiting_.end()) {
+  if (auto w = waiting_.find(c.router); w != waiting_.end())
     w->second = c.to;
-    it->second->hooks(c.from, c.to);
-    it->second->announce(c.to);
+  else
+    it->second->enter(c.to, now);
+  auto held = held_.find(c.router);
+  if (state_write == 0 && held == held_.end()) {
+    after_state_file(c.router, c.from, c.to);
     return;
   }
-  it->second->transition(c.from, c.to, now);
+  held_[c.router].push_back(Held{c.from, c.to, state_write});
+}
+
+void Effects::state_written(const std::string& router, std::uint64_t seq) {
+  auto held = held_.find(router);
+  if (held == held_.end()) return;
+  auto& queue = held->second;
+  // In order; one without a write of its own goes with the write before it.
+  while (!queue.empty() && queue.front().state_write <= seq) {
+    Held h = queue.front();
+    queue.pop_front();
+    after_state_file(router, h.from, h.to);
+  }
+  if (queue.empty()) held_.erase(router);
+}
+
+void Effects::after_state_file(const std::string& router, Role from, Role to) {
+  auto it = routers_.find(router);
+  if (it == routers_.end()) return;
+  it->second->hooks(from, to);
+  it->second->announce(to);
 }
 
 void Effects::gateway_appeared(const std::string& router, TimePoint now) {
@@ -92,6 +116,7 @@ std::optional<TimePoint> Effects::deadline() const {
 
 void Effects::shutdown(TimePoint now) {
   waiting_.clear();
+  held_.clear();
   for (auto& [name, r] : routers_) r->stop(now);
 }
 

@@ -4,6 +4,8 @@
 // even briefly, would advertise twice from the same link-local address).
 #pragma once
 
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,7 +29,13 @@ class Effects {
                  const std::function<Role(const std::string&)>& role_of, TimePoint now);
   // An applied transition (hooks and the L3 agent notification run even
   // while a changed router waits for its predecessor's processes to exit).
-  void transition(const RoleChange& change, TimePoint now);
+  // `state_write` (> 0) is the number of the state file write the hooks and
+  // the notification wait for (StateWriter): they follow the state file, in
+  // the order of the transitions, once state_written() reaches it.
+  void transition(const RoleChange& change, TimePoint now, std::uint64_t state_write = 0);
+  // Every state file write of `router` up to number `seq` is done (or failed
+  // and retried): the hooks and notifications waiting for it go ahead.
+  void state_written(const std::string& router, std::uint64_t seq);
   void gateway_appeared(const std::string& router, TimePoint now);
   void tick(TimePoint now);
   std::optional<TimePoint> deadline() const;
@@ -42,6 +50,13 @@ class Effects {
   std::map<std::string, std::unique_ptr<RouterEffects>> routers_;
   std::vector<std::unique_ptr<RouterEffects>> retiring_;
   std::map<std::string, Role> waiting_;  // role to enter once the predecessor is quiet
+  // Hooks and notifications of transitions whose state file is not written yet.
+  struct Held {
+    Role from, to;
+    std::uint64_t state_write;  // 0: none of its own, goes with the one before it
+  };
+  std::map<std::string, std::deque<Held>> held_;
+  void after_state_file(const std::string& router, Role from, Role to);
 };
 
 }  // namespace havip

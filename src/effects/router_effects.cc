@@ -41,13 +41,6 @@ void RouterEffects::prepare(TimePoint now) {
   if (radvd_) radvd_->precheck(now);
 }
 
-void RouterEffects::transition(Role from, Role to, TimePoint now) {
-  role_ = to;
-  apply(now);
-  hooks(from, to);
-  announce(to);
-}
-
 void RouterEffects::announce(Role to) {
   // Last: the L3 agent hears of a state once the state file and every other
   // effect are in place (Neutron: the state file is written before it).

@@ -1,5 +1,5 @@
-// Everything one router does on a role change, after its state file, in
-// DESIGN.md's order: sysctls -> radvd -> services -> hooks. Each effect is
+// Everything one router does on a role change besides its state file, in
+// DESIGN.md's order: sysctls -> radvd -> services -> hooks -> notification. Each effect is
 // idempotent; a failing sysctl or radvd config write is retried with backoff
 // without holding up the effects that follow it or any other router.
 #pragma once
@@ -33,11 +33,11 @@ class RouterEffects {
 
   // Work that can be done before any transition (radvd's configtest).
   void prepare(TimePoint now);
-  // An applied transition: every effect for `to`, then the hooks.
-  void transition(Role from, Role to, TimePoint now);
-  // Takes `role` without a transition (a reloaded router): no hooks.
+  // Takes `role`: sysctls, radvd and services. The hooks and the L3 agent
+  // notification of a transition follow separately (Effects: after its state
+  // file); a reloaded router takes its role again without them.
   void enter(Role role, TimePoint now);
-  // Only the hooks of a transition (the effects wait for a predecessor).
+  // The hooks of a transition.
   void hooks(Role from, Role to);
   // Tells the L3 agent (Neutron mode): the last step of a transition.
   void announce(Role to);

@@ -36,15 +36,8 @@ struct FsStateFiles::Syncer {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::thread thread = start();
 
-  // The thread blocks every signal (it inherits the mask it is created
-  // with), so that SIGTERM and friends reach the event loop's signalfd.
   std::thread start() {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    std::thread t([s = shared] { run(*s); });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    return t;
+    return start_helper_thread("havip-fsync", [s = shared] { run(*s); });
   }
 
   ~Syncer() {
@@ -93,6 +86,22 @@ struct FsStateFiles::Syncer {
     }
   }
 };
+
+std::thread start_helper_thread(const char* name, std::function<void()> body) {
+  struct BlockAll {  // the new thread inherits the mask; restored even if it throws
+    sigset_t old;
+    BlockAll() {
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
+    }
+    ~BlockAll() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+  } blocked;
+  return std::thread([name, body = std::move(body)] {
+    pthread_setname_np(pthread_self(), name);
+    body();
+  });
+}
 
 FsStateFiles::FsStateFiles(StateSync mode) : mode_(mode) {
   if (mode_ == StateSync::deferred) syncer_ = std::make_unique<Syncer>();

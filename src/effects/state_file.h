@@ -3,9 +3,11 @@
 // ([daemon] state_dir, or Neutron's <state_path>/ha_confs).
 #pragma once
 
-#include <set>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -56,5 +58,10 @@ class FsStateFiles final : public StateFiles {
   std::set<std::string> unsynced_;
   std::unique_ptr<Syncer> syncer_;  // deferred mode only
 };
+
+// Starts a thread named `name` (as ps -L and /proc/PID/task/*/comm show it,
+// at most 15 bytes) with every signal blocked, so that SIGTERM and friends
+// reach the event loop's signalfd: the state files' helper threads.
+std::thread start_helper_thread(const char* name, std::function<void()> body);
 
 }  // namespace havip

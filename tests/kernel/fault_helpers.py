@@ -215,9 +215,24 @@ class StoppedThread:
                     time.sleep(0.01)
 
 
-def other_threads(pid):
-    """TIDs of pid's threads other than the main one."""
-    return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+def threads_named(pid, name):
+    """TIDs of pid's threads called `name` (havipd names its helper threads:
+    havip-state writes the state files, havip-fsync syncs them)."""
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            comm = Path(f"/proc/{pid}/task/{t}/comm").read_text().strip()
+        except FileNotFoundError:
+            continue
+        if comm == name:
+            out.append(int(t))
+    return sorted(out)
+
+
+def thread_named(pid, name):
+    tids = threads_named(pid, name)
+    assert len(tids) == 1, f"expected one thread {name} in havipd {pid}: {tids}"
+    return tids[0]
 
 
 def fd_count(pid):

@@ -489,7 +489,7 @@ class Havipd:
 
     def wait_transitions(self, name, expected, timeout=5.0):
         """Waits until `name` logged len(expected) transitions; asserts they are
-        [(from, to), ...] == expected (the log line follows the state file write)."""
+        [(from, to), ...] == expected (logged when applied: the state file may follow)."""
         wait_for(lambda: len(self.transitions(name)) >= len(expected), timeout,
                  what=lambda: f"{len(expected)} transitions of {name}\n" + self.log_text())
         got = [t[1:3] for t in self.transitions(name)]

@@ -40,8 +40,8 @@ import pytest
 
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf,  # noqa: F401
                            l3_agent, neutron_havipd_config, random_router_id, signal_vip)
-from fault_helpers import (StateReader, ctl, fake_radvd, log_lines_matching, metric, metrics,
-                           StoppedThread, fd_count, other_threads, remount, rss_kib,
+from fault_helpers import (StateReader, ctl, fake_radvd, script, log_lines_matching, metric, metrics,
+                           StoppedThread, fd_count, thread_named, remount, rss_kib,
                            skip_if_sanitized, tiny_tmpfs, to_ms)
 from helpers import find_processes, parent_pid, router, wait_for
 
@@ -93,6 +93,11 @@ def radvd_main(d, run_dir, name):
     return mains[0] if mains else None
 
 
+def status(d):
+    """havipctl status --json, parsed."""
+    return json.loads(ctl(d, "status", "--json").stdout)
+
+
 # ------------------------------------------------- 1. netlink overrun, mass failover
 
 def test_netlink_overrun_during_mass_failover(netns, havipd, workdir):
@@ -142,7 +147,7 @@ def mass_failover(netns, havipd, state_dir):
           f"{len(lines)} changes settled in {mixed:.2f} s ({resyncs:.0f} resyncs in all)")
 
     # havipd's view agrees with the files, and it still serves.
-    st = json.loads(ctl(d, "status", "--json").stdout)
+    st = status(d)
     assert {r["name"]: r["role"] for r in st["routers"]} == want
     expect_follows(d, ns, names[0], vip_of(0))
     expect_follows(d, ns, names[1], vip_of(1))
@@ -173,7 +178,7 @@ def test_namespace_deleted_during_hold_down(netns, havipd):
     assert [t[1:3] for t in d.transitions("r1")] == [("unknown", "backup"),
                                                      ("backup", "unknown")], d.log_text()
     assert d.state("r1") == "backup"
-    assert json.loads(ctl(d, "status", "--json").stdout)["routers"][0]["role"] == "unknown"
+    assert status(d)["routers"][0]["role"] == "unknown"
     # The other router is not disturbed meanwhile.
     expect_follows(d, other, "r2", VIP)
 
@@ -181,7 +186,7 @@ def test_namespace_deleted_during_hold_down(netns, havipd):
     ns = netns.create(name=ns.name)
     # (Not the state file: it still says backup from before the deletion.)
     def r1_role():
-        return json.loads(ctl(d, "status", "--json").stdout)["routers"][0]["role"]
+        return status(d)["routers"][0]["role"]
     wait_for(lambda: r1_role() == "backup", timeout=5,
              what=lambda: "r1 decided again\n" + d.log_text())
     t0 = time.monotonic()
@@ -298,7 +303,7 @@ def test_state_dir_full_then_read_only(netns, havipd, workdir):
             for x in names:  # no temp file left behind
                 assert sorted(p.name for p in (state_dir / x).iterdir()) == ["state"]
             wait_for(lambda: all(r["failing"] == [] for r in
-                                 json.loads(ctl(d, "status", "--json").stdout)["routers"]),
+                                 status(d)["routers"]),
                      timeout=2, what=lambda: "no failing effect\n" + ctl(d, "status").stdout)
 
             # Read-only: the same, with EROFS.
@@ -361,10 +366,8 @@ def test_stalled_fsyncs_do_not_pile_up_descriptors(netns, havipd, workdir):
                    state_dir=str(workdir / "state"),
                    start_args={"wrapper": ("prlimit", "--nofile=1024:1024", "--")})
         d.state_dir = workdir / "state"
-        threads = other_threads(d.pid)
-        assert len(threads) == 1, f"expected one fsync thread besides the loop: {threads}"
         baseline = fd_count(d.pid)
-        stall = StoppedThread(threads[0])
+        stall = StoppedThread(thread_named(d.pid, "havip-fsync"))
         peak = baseline
         try:
             stall.stop()
@@ -405,9 +408,7 @@ def test_sigterm_does_not_wait_for_a_stalled_fsync(netns, havipd, workdir):
     ns.add_addr(VIP)
     d = havipd([router("r1", ns), router("r2", ns, vip=VIP2)])
     assert d.state("r1") == "primary"
-    threads = other_threads(d.pid)
-    assert len(threads) == 1, f"expected one fsync thread besides the loop: {threads}"
-    stall = StoppedThread(threads[0])
+    stall = StoppedThread(thread_named(d.pid, "havip-fsync"))
     try:
         stall.stop()
         ns.add_addr(VIP2)
@@ -428,6 +429,98 @@ def test_sigterm_does_not_wait_for_a_stalled_fsync(netns, havipd, workdir):
     assert d.proc.returncode == 0, d.log_text()
     assert d.state("r1") == "primary" and d.state("r2") == "primary"
     assert done, f"havipd still busy 1 s after SIGTERM\n" + d.log_text()
+
+
+# A hook that appends "PREVIOUS->ROLE <what the state file said>" to $1.
+STATE_AT_HOOK = """printf '%s->%s %s\\n' "$HAVIP_PREVIOUS_ROLE" "$HAVIP_ROLE" "$(cat "$2")" >> "$1"
+"""
+
+
+def test_a_stalled_state_disk_holds_up_only_the_state_files(netns, havipd, workdir):
+    """A disk that does not answer (an ext4 journal behind a saturated device, a
+    hung NFS mount) must not stop havipd following the kernel. Modelled by
+    stopping havipd's state writer thread: the sysctls, radvd and the other
+    effects follow at once, for every router; the state files, and the hooks
+    that come after them, wait; havipctl names the stuck file; once the disk
+    answers, the files land and the hooks run, in order, each after its file."""
+    ns = ra_namespace(netns)
+    ns.add_veth("qg-r1")
+    run_dir = workdir / "run"
+    out = workdir / "hooks.out"
+    hook = script(workdir, "state-at-hook.sh", STATE_AT_HOOK)
+    d = havipd([router("r1", ns, gateway_interface="qg-r1", radvd=radvd_table(),
+                       hook=[{"command": [str(hook), str(out), str(workdir / "state" / "r1" / "state")]}]),
+                router("r2", ns, vip=VIP2, gateway_interface="qg-r1")],
+               run_dir=str(run_dir), radvd_binary=str(fake_radvd(workdir, crashing=[])),
+               state_dir=str(workdir / "state"))
+    d.state_dir = workdir / "state"
+    assert d.state("r1") == "backup" and d.state("r2") == "backup"
+    wait_for(lambda: out.exists() and out.read_text() == "unknown->backup backup\n", timeout=5,
+             what=lambda: f"the first hook run\n{d.log_text()}")
+    forwarding = "net.ipv6.conf.qg-r1.forwarding"
+    stall = StoppedThread(thread_named(d.pid, "havip-state"))
+    try:
+        stall.stop()
+        t0 = time.monotonic()
+        ns.add_addr(VIP)
+        # radvd and the sysctls follow as if the disk were fine.
+        wait_for(lambda: radvd_main(d, run_dir, "r1"), timeout=2,
+                 what=lambda: "r1's radvd while the disk stalls\n" + d.log_text())
+        wait_for(lambda: ns.sysctl_get(forwarding) == ("1",), timeout=2,
+                 what=lambda: f"{forwarding} = 1\n" + d.log_text())
+        took = time.monotonic() - t0
+        ns.add_addr(VIP2)
+        d.wait_log("r2: backup -> primary", timeout=2)
+        # The files and the hook wait for the disk; havipctl shows it.
+        assert d.state("r1") == "backup" and d.state("r2") == "backup"
+        wait_for(lambda: [r["failing"] for r in status(d)["routers"]]
+                 == [["state_file"], ["state_file"]], timeout=3,
+                 what=lambda: "state_file failing in havipctl\n" + ctl(d, "status").stdout)
+        ns.del_addr(VIP)
+        d.wait_log("r1: primary -> backup", timeout=2)
+        wait_for(lambda: radvd_main(d, run_dir, "r1") is None, timeout=2,
+                 what=lambda: "r1's radvd gone while the disk stalls\n" + d.log_text())
+        assert out.read_text() == "unknown->backup backup\n"
+    finally:
+        stall.release()
+    d.wait_states({"r1": "backup", "r2": "primary"})
+    wait_for(lambda: out.read_text().count("\n") == 3, timeout=5,
+             what=lambda: f"three hook runs: {out.read_text()!r}\n{d.log_text()}")
+    # Each hook saw its own transition's file or a newer one: the held writes of
+    # r1 (primary, then backup) were one write, the newest.
+    assert out.read_text().splitlines() == ["unknown->backup backup", "backup->primary backup",
+                                            "primary->backup backup"], out.read_text()
+    wait_for(lambda: all(r["failing"] == [] for r in status(d)["routers"]),
+             timeout=3, what=lambda: ctl(d, "status").stdout)
+    print(f"\nstate writer stopped: radvd and sysctls followed in {took * 1000:.0f} ms")
+    expect_follows(d, ns, "r1", VIP)
+
+
+def test_sigterm_gives_up_on_a_stalled_state_disk_after_the_grace(netns, havipd, workdir):
+    """A final state that cannot be written (the disk does not answer) holds up
+    the exit for the stop grace at most (1 s here), and says which routers."""
+    skip_if_sanitized("holding havipd's thread with ptrace",
+                      "LeakSanitizer's exit check needs ptrace too")
+    ns = netns.create()
+    d = havipd([router("r1", ns), router("r2", ns, vip=VIP2)])
+    stall = StoppedThread(thread_named(d.pid, "havip-state"))
+    try:
+        stall.stop()
+        ns.add_addr(VIP)
+        d.wait_log("r1: backup -> primary", timeout=2)
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        wait_for(lambda: d.lines and d.lines[-1].endswith(" stopped"), timeout=5,
+                 what=lambda: "havipd done\n" + d.log_text())
+        took = time.monotonic() - t0
+    finally:
+        stall.release()
+    d.proc.wait(10)
+    print(f"\nSIGTERM with the state writer held: done after {took:.2f} s")
+    assert d.log_has("stopping although the state files of 1 router(s) are still being "
+                     "written (the disk does not answer): r1"), d.log_text()
+    assert 0.9 <= took < 2.5, d.log_text()
+    assert d.proc.returncode == 0, d.log_text()
 
 
 # --------------------------------------------------- 5. kill -9 at random moments

@@ -48,8 +48,13 @@ struct Rig {
   void configure(std::vector<RouterConfig> routers, Role current = U) {
     effects.configure(daemon, routers, [&](const std::string&) { return current; }, now);
   }
-  void role(const std::string& r, Role from, Role to) {
-    effects.transition(RoleChange{r, from, to, "test", "", ""}, now);
+  // `state_write`: the number of the transition's state file write, not done yet.
+  void role(const std::string& r, Role from, Role to, std::uint64_t state_write = 0) {
+    effects.transition(RoleChange{r, from, to, "test", "", ""}, now, state_write);
+    effects.tick(now);
+  }
+  void written(const std::string& r, std::uint64_t seq) {
+    effects.state_written(r, seq);
     effects.tick(now);
   }
   void at(int ms) {
@@ -396,6 +401,63 @@ TEST(Notify, TheL3AgentHearsLastOfEveryAppliedRole) {
                                       "sysctl ns-r2 net/ipv6/conf/qg-r2/forwarding = 1"));
   rig.configure({gateway_router("r2")});  // r1 removed: forgotten, its running hook killed
   EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 hook notify (primary) SIGKILL"));
+}
+
+TEST(Order, HooksAndTheL3AgentWaitForTheStateFileTheRestDoesNot) {
+  auto r = radvd_router("r1");
+  r.notify_l3_agent = true;
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r, gateway_router("r2")});
+  checked(rig);
+  rig.role("r1", U, P, 1);  // its state file is being written (a slow disk)
+  EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf", "start r1 radvd"));
+  rig.role("r2", U, B, 2);
+  rig.take();
+  rig.written("r2", 2);  // another router's file: nothing of r1's goes
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.written("r1", 1);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 hook notify (primary)", "notify r1 primary"));
+}
+
+TEST(Order, TransitionsWaitingForStateFilesKeepTheirOrder) {
+  auto r = gateway_router("r1");
+  r.notify_l3_agent = true;
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r});
+  rig.role("r1", U, P, 3);
+  rig.role("r1", P, U);     // no state file of its own: goes after the one before it
+  rig.role("r1", U, B, 4);
+  rig.role("r1", B, P, 5);  // the writer replaced the queued 4 by 5
+  rig.take();
+  rig.written("r1", 3);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 hook notify (primary)", "notify r1 primary"));
+  for (const char* hook : {"hook notify (primary)", "hook notify (unknown)"})
+    rig.launcher.exit("r1", hook);
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 hook notify (primary) (exit code 0)",
+                                      "start r1 hook notify (unknown)",
+                                      "exit r1 hook notify (unknown) (exit code 0)"));
+  rig.written("r1", 5);  // completes 4 and 5
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 hook notify (backup)", "notify r1 backup",
+                                      "notify r1 primary"));
+  rig.role("r1", P, B);  // nothing held any more: at once
+  rig.launcher.exit("r1", "hook notify (backup)");
+  EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 0",
+                                      "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 0",
+                                      "notify r1 backup",
+                                      "exit r1 hook notify (backup) (exit code 0)",
+                                      "start r1 hook notify (primary)"));
+}
+
+TEST(Order, ARemovedRoutersHeldHooksAreDropped) {
+  auto r = gateway_router("r1");
+  r.notify_l3_agent = true;
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r});
+  rig.role("r1", U, P, 1);
+  rig.configure({});
+  rig.take();
+  rig.written("r1", 1);
+  EXPECT_THAT(rig.take(), IsEmpty());
 }
 
 TEST(Reload, AChangedRouterStartsItsNewRadvdOnlyAfterTheOldOneIsGone) {

@@ -36,5 +36,20 @@ TEST(Backoff, GivesUpAfterMaxAttemptsAndStartsOverAfterClear) {
   EXPECT_EQ(b.failed("ns", t0), Millis(10));
 }
 
+TEST(Backoff, AnAttemptUnderWayIsNeitherDueNorNextUntilItEnds) {
+  Backoff b(Millis(10), Millis(1000));
+  b.failed("a", t0);
+  b.failed("b", t0);
+  b.attempting("a");
+  b.attempting("unknown key");  // nothing to wait for
+  EXPECT_EQ(b.due(t0 + Millis(10)), std::vector<std::string>{"b"});
+  EXPECT_TRUE(b.contains("a"));  // still failing
+  b.clear("b");
+  EXPECT_EQ(b.next(), std::nullopt);
+  EXPECT_EQ(b.failed("a", t0 + Millis(10)), Millis(20));  // the backoff goes on
+  EXPECT_EQ(b.next(), t0 + Millis(30));
+  EXPECT_FALSE(b.contains("unknown key"));
+}
+
 }  // namespace
 }  // namespace havip
