@@ -731,6 +731,35 @@ def settled_fd_count(pid, timeout=5.0):
     return seen[-1]
 
 
+class StatusProber(threading.Thread):
+    """Asks havipctl for the status every 100 ms until stopped: the control
+    socket must keep answering while the netlink sockets never run dry."""
+
+    def __init__(self, d):
+        super().__init__(daemon=True)
+        self.d, self.times, self.failures = d, [], []
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.wait(0.1):
+            t0 = time.monotonic()
+            p = ctl(self.d, "status", "--json", check=False, timeout=30)
+            if p.returncode == 0:
+                self.times.append(time.monotonic() - t0)
+            else:
+                self.failures.append(p.stderr.strip())
+
+    def stop(self):
+        self._halt.set()
+        self.join(40)
+
+    def summary(self):
+        t = sorted(self.times) or [0]
+        return (f"havipctl status answered {len(self.times)} times, median "
+                f"{t[len(t) // 2] * 1000:.0f} ms, slowest {t[-1] * 1000:.0f} ms "
+                f"(with the spawn of havipctl)")
+
+
 def flap_storm(netns, havipd, state_dir):
     # The state files are on a tmpfs: this measures havipd, not the shared disk
     # (a disk that stalls fsyncs is test_stalled_fsyncs_do_not_pile_up_descriptors).
@@ -745,6 +774,7 @@ def flap_storm(netns, havipd, state_dir):
     base_fds = settled_fd_count(d.pid)
     reader = StateReader([d.state_path(x) for x in names])
     reader.start()
+    prober = StatusProber(d)
     # One `ip -batch` fed 100 ticks a second; each tick flips every VIP.
     ip = subprocess.Popen(["ip", "-force", "-n", ns.name, "-batch", "-"], stdin=subprocess.PIPE,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -789,8 +819,10 @@ def flap_storm(netns, havipd, state_dir):
         t_begin = time.monotonic()
         storm(warmup)
         rss_warm = quiet()
+        prober.start()
         t0 = time.monotonic()
         storm(seconds)
+        prober.stop()
         elapsed = time.monotonic() - t0
         rss_end = quiet(final=True)
         ip.stdin.close()
@@ -800,6 +832,7 @@ def flap_storm(netns, havipd, state_dir):
             ip.kill()
             ip.wait()
         reader.stop()
+        prober.stop()
     expect_follows(d, ns, names[0], vip_of(0))
     expect_follows(d, ns, names[1], vip_of(1))
     m = metrics(d)
@@ -812,5 +845,7 @@ def flap_storm(netns, havipd, state_dir):
           f"(at most {max(x[2] for x in samples)} during it); state reader "
           f"{reader.samples} reads {dict(reader.seen)}")
     print("(seconds, RSS KiB, descriptors) every 0.5 s:", samples)
+    print(prober.summary())
     assert reader.bad() == {}, reader.seen
+    assert not prober.failures and prober.times, prober.failures
     assert abs(rss_end - rss_warm) <= 1024, (rss_warm, rss_end)
