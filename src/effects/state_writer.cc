@@ -101,14 +101,12 @@ std::uint64_t StateWriter::submit(const std::string& dir, const std::string& rou
   it->second.seq = seq;
   auto& s = *shared_;
   std::unique_lock lock(s.mutex);
-  auto [job, added] = s.queued.insert_or_assign(router, Shared::Job{dir, role, seq});
-  if (added) s.order.push_back(router);
-  if (mode_ == Mode::inline_) {
-    s.order.pop_back();
-    auto node = s.queued.extract(job);
-    s.write_one(std::move(node.mapped()), router, lock);
+  if (mode_ == Mode::inline_) {  // nothing is ever queued
+    s.write_one(Shared::Job{dir, role, seq}, router, lock);
     return seq;
   }
+  if (s.queued.insert_or_assign(router, Shared::Job{dir, role, seq}).second)
+    s.order.push_back(router);
   lock.unlock();
   s.cv.notify_all();
   return seq;
