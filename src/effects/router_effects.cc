@@ -43,7 +43,7 @@ void RouterEffects::prepare(TimePoint now) {
 
 void RouterEffects::announce(Role to) {
   // Last: the L3 agent hears of a state once the state file and every other
-  // effect are in place (Neutron: the state file is written before it).
+  // effect are in place (Effects calls this once the state file is written).
   if (config_.notify_l3_agent && ctx_.notifier && to != Role::unknown)
     ctx_.notifier->notify(config_.name, to);
 }
