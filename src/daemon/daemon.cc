@@ -189,9 +189,18 @@ void Daemon::start_neutron() {
   auto* current = dynamic_cast<L3AgentNotifier*>(notifier_.target.get());
   if (options_.dry_run)
     notifier_.target = dry_run_notifier();
-  else if (!current || current->socket_path() != socket)
-    notifier_.target =
-        std::make_unique<L3AgentNotifier>(loop_, socket, [] { return Clock::now(); });
+  else if (!current || current->socket_path() != socket) {
+    notifier_.target.reset();
+    try {
+      notifier_.target =
+          std::make_unique<L3AgentNotifier>(loop_, socket, [] { return Clock::now(); });
+    } catch (const std::exception& e) {
+      // Everything else of Neutron mode works without it.
+      spdlog::error("neutron: the L3 agent cannot be notified: {}; state files, sysctls and "
+                    "radvd are still applied",
+                    e.what());
+    }
+  }
   neutron_ = std::make_unique<NeutronWatch>(loop_, *config_.neutron, config_.daemon,
                                             *run_files_, [this] { apply_routers(); });
   neutron_->start();

@@ -1,6 +1,5 @@
 #include "effects/l3_agent_notifier.h"
 
-#include <curl/curl.h>
 #include <sys/epoll.h>
 #include <systemd/sd-event.h>
 
@@ -13,10 +12,15 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/logging.h"
+#include "effects/curl_api.h"
 
 namespace havip {
 
 namespace {
+
+// libcurl's functions: loaded by the first notifier's constructor.
+const CurlApi* g_curl = nullptr;
+const CurlApi& curl() { return *g_curl; }
 
 // The status line of the last response head: libcurl takes a first line that
 // merely starts with "HTTP/" for "HTTP/1.0 200" (a legacy fallback), so the
@@ -40,8 +44,8 @@ struct L3AgentNotifier::Transfer {
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
   ~Transfer() {  // the owner has taken it out of the multi handle first
-    curl_easy_cleanup(easy);
-    curl_slist_free_all(headers);
+    curl().easy_cleanup(easy);
+    curl().slist_free_all(headers);
   }
 };
 
@@ -74,7 +78,7 @@ bool prepare(CURL* easy, const std::string& socket_path, Millis timeout, curl_sl
              char* error, ResponseHead* head, void* priv) {
   bool ok = true;
   auto set = [&](CURLoption opt, auto value) {
-    ok = ok && curl_easy_setopt(easy, opt, value) == CURLE_OK;
+    ok = ok && curl().easy_setopt(easy, opt, value) == CURLE_OK;
   };
   set(CURLOPT_UNIX_SOCKET_PATH, socket_path.c_str());
   // The address is ignored on a unix socket; it is what the incumbent uses,
@@ -103,14 +107,14 @@ std::string failure(CURL* easy, CURLcode result, const char* error, const Respon
                     Millis timeout) {
   if (result == CURLE_OK) {
     long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl().easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) return fmt::format("the agent answered HTTP {}", status);
     return is_http_200(head.status_line) ? "" : "the agent answered a malformed status line";
   }
   switch (result) {
     case CURLE_COULDNT_CONNECT: {  // curl's own text names 127.0.0.1 port 80
       long err = 0;
-      curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &err);
+      curl().easy_getinfo(easy, CURLINFO_OS_ERRNO, &err);
       return err != 0 ? fmt::format("connect: {}", std::strerror(static_cast<int>(err)))
                       : std::string("cannot connect");
     }
@@ -119,7 +123,7 @@ std::string failure(CURL* easy, CURLcode result, const char* error, const Respon
     case CURLE_GOT_NOTHING:
       return "the agent closed the connection without answering";
     default:
-      return *error != '\0' ? std::string(error) : std::string(curl_easy_strerror(result));
+      return *error != '\0' ? std::string(error) : std::string(curl().easy_strerror(result));
   }
 }
 
@@ -128,27 +132,30 @@ std::string failure(CURL* easy, CURLcode result, const char* error, const Respon
 L3AgentNotifier::L3AgentNotifier(sd_event* loop, std::string socket_path, ClockFn clock,
                                  L3AgentPolicy policy)
     : loop_(loop), socket_path_(std::move(socket_path)), clock_(std::move(clock)), policy_(policy) {
+  auto api = load_curl();
+  if (!api) throw std::runtime_error(api.error());
+  g_curl = *api;
   // Plain HTTP on a unix socket needs nothing global (no TLS). Reference-counted
   // by curl; released in the destructor.
-  curl_global_init(CURL_GLOBAL_NOTHING);
-  CURLM* multi = curl_multi_init();
+  curl().global_init(CURL_GLOBAL_NOTHING);
+  CURLM* multi = curl().multi_init();
   if (multi == nullptr) {
-    curl_global_cleanup();
+    curl().global_cleanup();
     throw std::runtime_error("curl_multi_init failed");
   }
   multi_ = multi;
-  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, policy_.max_connections);
+  curl().multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl().multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+  curl().multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl().multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+  curl().multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, policy_.max_connections);
   // Accuracy 1 µs: sd-event's default (250 ms) would coalesce curl's short
   // timeouts and our retries into late wake-ups.
   if (sd_event_add_time(loop_, &curl_timer_, CLOCK_MONOTONIC, 0, 1, on_timer, this) < 0 ||
       sd_event_add_time(loop_, &retry_timer_, CLOCK_MONOTONIC, 0, 1, on_retry, this) < 0) {
     sd_event_source_disable_unref(curl_timer_);
-    curl_multi_cleanup(multi);
-    curl_global_cleanup();
+    curl().multi_cleanup(multi);
+    curl().global_cleanup();
     throw std::runtime_error("cannot add the L3 agent notifier's timers to the event loop");
   }
   sd_event_source_set_enabled(curl_timer_, SD_EVENT_OFF);
@@ -157,11 +164,11 @@ L3AgentNotifier::L3AgentNotifier(sd_event* loop, std::string socket_path, ClockF
 
 L3AgentNotifier::~L3AgentNotifier() {
   for (auto& [name, r] : routers_) cancel(r);
-  curl_multi_cleanup(multi_of(multi_));  // may still report sockets to on_socket
+  curl().multi_cleanup(multi_of(multi_));  // may still report sockets to on_socket
   for (auto& [fd, source] : sockets_) sd_event_source_disable_unref(source);
   sd_event_source_disable_unref(curl_timer_);
   sd_event_source_disable_unref(retry_timer_);
-  curl_global_cleanup();
+  curl().global_cleanup();
 }
 
 void L3AgentNotifier::notify(const std::string& router, Role role) {
@@ -204,19 +211,19 @@ void L3AgentNotifier::send(const std::string& name, Router& r) {
   auto t = std::make_unique<Transfer>();
   t->router = name;
   t->role = r.wanted;
-  t->easy = curl_easy_init();
+  t->easy = curl().easy_init();
   for (const std::string& h : {"X-Neutron-Router-Id: " + name,
                                "X-Neutron-State: " + std::string(role_name(r.wanted)),
                                std::string("Connection: close")}) {
-    curl_slist* more = curl_slist_append(t->headers, h.c_str());
+    curl_slist* more = curl().slist_append(t->headers, h.c_str());
     if (more == nullptr) return finished(name, r, t->role, "out of memory");
     t->headers = more;
   }
   if (t->easy == nullptr ||
       !prepare(t->easy, socket_path_, policy_.timeout, t->headers, t->error, &t->head, t.get()))
     return finished(name, r, t->role, "cannot set up the request (out of memory)");
-  if (CURLMcode m = curl_multi_add_handle(multi_of(multi_), t->easy); m != CURLM_OK)
-    return finished(name, r, t->role, curl_multi_strerror(m));
+  if (CURLMcode m = curl().multi_add_handle(multi_of(multi_), t->easy); m != CURLM_OK)
+    return finished(name, r, t->role, curl().multi_strerror(m));
   if (spdlog::should_log(spdlog::level::debug))
     log::structured(spdlog::level::debug, {{"HAVIP_ROUTER", name}},
                     fmt::format("{}: telling the L3 agent: {}", name, role_name(r.wanted)));
@@ -258,7 +265,7 @@ void L3AgentNotifier::finished(const std::string& name, Router& r, Role role,
 
 void L3AgentNotifier::cancel(Router& r) {
   if (r.in_flight) {
-    curl_multi_remove_handle(multi_of(multi_), r.in_flight->easy);
+    curl().multi_remove_handle(multi_of(multi_), r.in_flight->easy);
     r.in_flight.reset();
   }
   r.retry_at.reset();
@@ -266,15 +273,15 @@ void L3AgentNotifier::cancel(Router& r) {
 
 void L3AgentNotifier::collect() {
   int left = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_of(multi_), &left)) {
+  while (CURLMsg* msg = curl().multi_info_read(multi_of(multi_), &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* easy = msg->easy_handle;
     CURLcode result = msg->data.result;  // msg is invalid once the handle is removed
     char* priv = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    curl().easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
     auto* t = reinterpret_cast<Transfer*>(priv);
     std::string error = failure(easy, result, t->error, t->head, policy_.timeout);
-    curl_multi_remove_handle(multi_of(multi_), easy);
+    curl().multi_remove_handle(multi_of(multi_), easy);
     auto it = routers_.find(t->router);
     std::unique_ptr<Transfer> done = std::move(it->second.in_flight);
     finished(it->first, it->second, done->role, error);
@@ -340,7 +347,7 @@ int L3AgentNotifier::on_io(sd_event_source*, int fd, std::uint32_t revents, void
               (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
               (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
   int running = 0;
-  curl_multi_socket_action(multi_of(n->multi_), fd, flags, &running);
+  curl().multi_socket_action(multi_of(n->multi_), fd, flags, &running);
   n->collect();
   return 0;
 }
@@ -359,7 +366,7 @@ int L3AgentNotifier::on_curl_timer(void*, long timeout_ms, void* self) {
 int L3AgentNotifier::on_timer(sd_event_source*, std::uint64_t, void* self) {
   auto* n = static_cast<L3AgentNotifier*>(self);
   int running = 0;
-  curl_multi_socket_action(multi_of(n->multi_), CURL_SOCKET_TIMEOUT, 0, &running);
+  curl().multi_socket_action(multi_of(n->multi_), CURL_SOCKET_TIMEOUT, 0, &running);
   n->collect();
   return 0;
 }

@@ -764,3 +764,24 @@ def test_manage_ipv6_start_with_existing_namespace_logs_no_error(node):
     wait_for(lambda: radvd_of(node, r), 5, what=lambda: "radvd\n" + node.log())
     errors = [line for line in node.d.lines if " error " in line]
     assert not errors, "errors logged on a healthy start:\n" + "\n".join(errors)
+
+
+def test_without_libcurl_everything_but_the_notification_works(node, workdir):
+    """libcurl is loaded (dlopen) only by Neutron mode's notifier: a missing or
+    broken one is reported, and the state files and transitions go on."""
+    broken = workdir / "broken-libcurl"
+    broken.mkdir()
+    (broken / "libcurl.so.4").write_bytes(b"not an ELF file")
+    node.start_agent()
+    r = node.router(vip=True)
+    node.start_havipd(wrapper=("env", f"LD_LIBRARY_PATH={broken}"))
+    wait_for(lambda: node.sp.state(r.id) == "primary", timeout=5,
+             what=lambda: "the state file without libcurl\n" + node.log())
+    node.d.wait_log("neutron: the L3 agent cannot be notified: cannot load libcurl.so.4: "
+                    f"{broken}/libcurl.so.4:")
+    r.del_vip()
+    wait_for(lambda: node.sp.state(r.id) == "backup", timeout=5,
+             what=lambda: "backup without libcurl\n" + node.log())
+    assert node.d.running(), node.log()
+    time.sleep(0.3)  # a negative check: nothing reaches the agent
+    assert node.agent.all() == [], node.log()
