@@ -33,6 +33,14 @@ RouterConfig radvd_router(std::string name) {
   return r;
 }
 
+// A Neutron-mode router with a gateway and one hook ("notify").
+RouterConfig notifying_router(std::string name) {
+  auto r = gateway_router(std::move(name));
+  r.notify_l3_agent = true;
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  return r;
+}
+
 struct Rig {
   Journal journal;
   FakeLauncher launcher{journal};
@@ -385,9 +393,7 @@ TEST(Order, SysctlsThenRadvdThenServicesThenHooks) {
 }
 
 TEST(Notify, TheL3AgentHearsLastOfEveryAppliedRole) {
-  auto r = gateway_router("r1");
-  r.notify_l3_agent = true;
-  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  auto r = notifying_router("r1");
   Rig rig({r, gateway_router("r2")});
   rig.role("r1", U, P);
   rig.role("r2", U, P);  // not a Neutron router: no notification
@@ -420,9 +426,7 @@ TEST(Order, HooksAndTheL3AgentWaitForTheStateFileTheRestDoesNot) {
 }
 
 TEST(Order, TransitionsWaitingForStateFilesKeepTheirOrder) {
-  auto r = gateway_router("r1");
-  r.notify_l3_agent = true;
-  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  auto r = notifying_router("r1");
   Rig rig({r});
   rig.role("r1", U, P, 3);
   rig.role("r1", P, U);     // no state file of its own: goes after the one before it
@@ -449,9 +453,7 @@ TEST(Order, TransitionsWaitingForStateFilesKeepTheirOrder) {
 }
 
 TEST(Order, ARemovedRoutersHeldHooksAreDropped) {
-  auto r = gateway_router("r1");
-  r.notify_l3_agent = true;
-  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  auto r = notifying_router("r1");
   Rig rig({r});
   rig.role("r1", U, P, 1);
   rig.configure({});
