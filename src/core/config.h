@@ -95,6 +95,11 @@ struct RouterConfig {
   std::string name;
   std::string state_dir;  // resolved: <state_dir>/<name>/state (Neutron: <state_path>/ha_confs)
   bool notify_l3_agent = false;  // Neutron mode: tell the L3 agent every applied role
+  // Whether havipd creates <state_dir>/<name>/ when it is missing. Not for
+  // Neutron routers: the directory is Neutron's (it holds keepalived.conf),
+  // and gone means the router is being removed (re-creating it would leave a
+  // stray directory behind, or break Neutron's rmtree of it).
+  bool create_state_dir = true;
   std::string netns;  // empty: the namespace havipd was started in
   std::string interface;
   IpPrefix vip;

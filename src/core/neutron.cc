@@ -31,6 +31,7 @@ RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const 
   r.name = id;
   r.state_dir = ha_confs_dir(n);  // <state_path>/ha_confs/<id>/state, as the incumbent
   r.notify_l3_agent = true;
+  r.create_state_dir = false;
   r.netns = netns;
   r.interface = ha.ha_interface;
   r.vip = ha.signal_vip;

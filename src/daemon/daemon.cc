@@ -412,7 +412,7 @@ std::uint64_t Daemon::write_state(const std::string& router, Role role) {
   const RouterConfig* config = engine_.router(router);
   if (!config) return 0;  // removed meanwhile
   state_retry_.attempting(router);  // a retry is not started again until this one is done
-  return state_writer_->submit(config->state_dir, router, role);
+  return state_writer_->submit(config->state_dir, router, role, config->create_state_dir);
 }
 
 int Daemon::on_state_written(sd_event_source*, int, std::uint32_t, void* self) {
@@ -425,6 +425,10 @@ void Daemon::state_written() {
     const RouterConfig* config = engine_.router(r.router);
     if (r.outcome || !config) {  // a removed router's file needs no retry
       state_retry_.clear(r.router);
+      if (r.outcome && !*r.outcome && config)
+        log::router(spdlog::level::info, r.router, config->netns,
+                    "state file not written: {}/{} is gone (the router is being removed)",
+                    r.dir, r.router);
     } else {
       auto delay = state_retry_.failed(r.router, Clock::now());
       log::effect_failure(r.router, config->netns, "state_file",

@@ -15,11 +15,11 @@ namespace {
 
 class DryStateFiles final : public StateFiles {
  public:
-  tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
-                                        Role role) override {
+  tl::expected<bool, std::string> write(const std::string& dir, const std::string& router,
+                                        Role role, bool) override {
     spdlog::info("{}: dry-run: would write '{}' to {}", router, role_name(role),
                  FsStateFiles::path_of(dir, router));
-    return {};
+    return true;
   }
   void sync() override {}
 };

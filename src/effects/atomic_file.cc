@@ -29,15 +29,18 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name) {
+tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name,
+                                                bool create) {
   // Open first, create only when missing: the common case costs no mkdir.
   UniqueFd top = open_dir_at(AT_FDCWD, base.c_str());
+  if (!top && errno == ENOENT && !create) return UniqueFd();
   if (!top && errno == ENOENT) {
     if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return tl::unexpected(errno_text(base));
     top = open_dir_at(AT_FDCWD, base.c_str());
   }
   if (!top) return tl::unexpected(errno_text(base));
   UniqueFd dir = open_dir_at(top.get(), name.c_str());
+  if (!dir && errno == ENOENT && !create) return UniqueFd();  // missing, and left so
   if (!dir && errno == ENOENT) {
     if (::mkdirat(top.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
       return tl::unexpected(errno_text(base + "/" + name));

@@ -14,8 +14,10 @@
 namespace havip {
 
 // Opens (creating it 0755 if missing) the directory `base`/`name`; neither
-// `base`'s last component nor `name` may be a symlink.
-tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name);
+// `base`'s last component nor `name` may be a symlink. Without `create`, a
+// missing `name` gives an empty UniqueFd instead (and `base` is not created).
+tl::expected<UniqueFd, std::string> open_subdir(const std::string& base, const std::string& name,
+                                                bool create = true);
 
 struct Written {
   UniqueFd file;  // still open, for a deferred fsync

@@ -113,10 +113,12 @@ std::string FsStateFiles::path_of(const std::string& dir, const std::string& rou
   return dir + "/" + router + "/" + kFinal;
 }
 
-tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
-                                                    const std::string& router, Role role) {
-  auto dir = open_subdir(base, router);
+tl::expected<bool, std::string> FsStateFiles::write(const std::string& base,
+                                                    const std::string& router, Role role,
+                                                    bool create_dir) {
+  auto dir = open_subdir(base, router, create_dir);
   if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return false;  // gone, and not ours to create
   auto written = write_atomic(dir->get(), base + "/" + router, kFinal, role_name(role),
                               mode_ == StateSync::inline_);
   if (!written) return tl::unexpected(written.error());
@@ -125,7 +127,7 @@ tl::expected<void, std::string> FsStateFiles::write(const std::string& base,
     unsynced_.insert(where + kFinal);
     unsynced_.insert(where);
   }
-  return {};
+  return true;
 }
 
 void FsStateFiles::sync() {

@@ -22,9 +22,12 @@ class StateFiles {
  public:
   virtual ~StateFiles() = default;
   // Makes the file say `role` (primary or backup). Atomic: a reader sees the
-  // old or the new content, never a torn file.
-  virtual tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
-                                                Role role) = 0;
+  // old or the new content, never a torn file. The router's directory is
+  // created when missing if `create_dir`; otherwise a missing one is left so
+  // and nothing is written (false): a Neutron router's directory is Neutron's,
+  // and gone means the router is being removed.
+  virtual tl::expected<bool, std::string> write(const std::string& dir, const std::string& router,
+                                                Role role, bool create_dir) = 0;
   // Starts making the writes since the last sync durable (StateSync::
   // deferred). Never blocks the caller.
   virtual void sync() = 0;
@@ -41,8 +44,8 @@ class FsStateFiles final : public StateFiles {
   FsStateFiles(const FsStateFiles&) = delete;
   FsStateFiles& operator=(const FsStateFiles&) = delete;
 
-  tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
-                                        Role role) override;
+  tl::expected<bool, std::string> write(const std::string& dir, const std::string& router,
+                                        Role role, bool create_dir) override;
   void sync() override;
   // Blocks until every file handed to sync() so far is durable (tests).
   void wait_synced();

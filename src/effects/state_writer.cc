@@ -22,6 +22,7 @@ struct StateWriter::Shared {
     std::string dir;
     Role role;
     std::uint64_t seq;
+    bool create_dir;
   };
   std::mutex mutex;
   std::condition_variable cv;
@@ -44,7 +45,7 @@ struct StateWriter::Shared {
   void write_one(Job job, const std::string& router, std::unique_lock<std::mutex>& lock) {
     ++in_progress;
     lock.unlock();
-    auto outcome = files->write(job.dir, router, job.role);
+    auto outcome = files->write(job.dir, router, job.role, job.create_dir);
     lock.lock();
     bool last = order.empty();
     if (last) {
@@ -95,17 +96,18 @@ StateWriter::~StateWriter() {
   shared_->cv.notify_all();
 }
 
-std::uint64_t StateWriter::submit(const std::string& dir, const std::string& router, Role role) {
+std::uint64_t StateWriter::submit(const std::string& dir, const std::string& router, Role role,
+                                  bool create_dir) {
   std::uint64_t seq = next_seq_++;
   auto [it, fresh] = pending_.try_emplace(router, Pending{seq, Clock::now()});
   it->second.seq = seq;
   auto& s = *shared_;
   std::unique_lock lock(s.mutex);
   if (mode_ == Mode::inline_) {  // nothing is ever queued
-    s.write_one(Shared::Job{dir, role, seq}, router, lock);
+    s.write_one(Shared::Job{dir, role, seq, create_dir}, router, lock);
     return seq;
   }
-  if (s.queued.insert_or_assign(router, Shared::Job{dir, role, seq}).second)
+  if (s.queued.insert_or_assign(router, Shared::Job{dir, role, seq, create_dir}).second)
     s.order.push_back(router);
   lock.unlock();
   s.cv.notify_all();

@@ -36,7 +36,7 @@ class StateWriter {
     std::uint64_t seq = 0;  // completes every write of the router numbered up to this
     Role role = Role::unknown;
     std::string dir;
-    tl::expected<void, std::string> outcome;
+    tl::expected<bool, std::string> outcome;  // StateFiles::write's
   };
 
   // `files` is used on the writer thread only (in threaded mode).
@@ -47,8 +47,10 @@ class StateWriter {
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
 
-  // Queues "`dir`/`router`/state says `role`"; returns the write's number (> 0).
-  std::uint64_t submit(const std::string& dir, const std::string& router, Role role);
+  // Queues "`dir`/`router`/state says `role`" (`create_dir`: StateFiles::
+  // write's); returns the write's number (> 0).
+  std::uint64_t submit(const std::string& dir, const std::string& router, Role role,
+                       bool create_dir = true);
   // Writes from now on go through `files` (a reload changed state_sync); what
   // is queued is written by it too.
   void replace(std::unique_ptr<StateFiles> files);

@@ -21,6 +21,7 @@ import pytest
 
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf, l3_agent,  # noqa: F401
                            neutron_havipd_config, port_name, random_router_id, signal_vip)
+from fault_helpers import StoppedThread, thread_named
 from helpers import (NETNS_DIR, alive, cmdline, find_processes, netns_inode_of, parent_pid,
                      wait_for)
 
@@ -293,9 +294,10 @@ def test_router_appearing_after_start_is_picked_up_and_dropped_when_removed(node
     b.write_conf()
     node.wait_both(b, "primary")
 
-    # Removal the way HaRouter.delete does it: keepalived stops (removing the VIP), then
-    # rmtree(ha_confs/<id>), then the namespace goes.
+    # Removal the way HaRouter.delete does it: keepalived stops (removing the VIP; the
+    # agent waits for it to exit), then rmtree(ha_confs/<id>), then the namespace goes.
     a.del_vip()
+    wait_for(lambda: a.state() == "backup", timeout=5, what=lambda: "backup\n" + node.log())
     node.sp.remove_router(a.id)
     node.d.wait_log(f"router {a.id} removed")
     time.sleep(0.3)
@@ -764,6 +766,30 @@ def test_manage_ipv6_start_with_existing_namespace_logs_no_error(node):
     wait_for(lambda: radvd_of(node, r), 5, what=lambda: "radvd\n" + node.log())
     errors = [line for line in node.d.lines if " error " in line]
     assert not errors, "errors logged on a healthy start:\n" + "\n".join(errors)
+
+
+def test_a_removed_routers_directory_is_never_re_created(node):
+    """ha_confs/<id> is Neutron's: a state file write that comes after Neutron
+    removed it (keepalived's VIP removal racing the agent's rmtree) leaves it
+    gone instead of re-creating it. The race is made certain by holding
+    havipd's state writer thread (ptrace) across the VIP removal and the rmtree."""
+    node.start_agent()
+    r = node.router(vip=True)
+    node.start_havipd()
+    node.wait_both(r, "primary")
+    stall = StoppedThread(thread_named(node.d.pid, "havip-state"))
+    try:
+        stall.stop()
+        r.del_vip()
+        node.d.wait_log(f"{r.id}: primary -> backup")   # its write is queued, held
+        shutil.rmtree(node.sp.conf_dir(r.id))
+        node.d.wait_log(f"router {r.id} removed")
+    finally:
+        stall.release()
+    time.sleep(0.3)  # a negative check: the held write has run by now
+    assert not node.sp.conf_dir(r.id).exists(), os.listdir(node.sp.conf_dir(r.id))
+    assert not node.d.log_has("cannot write state file"), node.log()
+    assert node.d.running(), node.log()
 
 
 def test_without_libcurl_everything_but_the_notification_works(node, workdir):

@@ -38,7 +38,7 @@ TEST_P(StateFileTest, WritesTheRoleWithoutNewlineMode0644) {
   FsStateFiles files(GetParam());
   const std::string base = dir_ + "/state";
   ::umask(077);  // the file mode must not depend on the umask
-  ASSERT_TRUE(files.write(base, "edge1", Role::primary));
+  ASSERT_TRUE(files.write(base, "edge1", Role::primary, true));
   files.sync();
   files.wait_synced();  // deferred: the sync thread has fsynced it
   ::umask(022);
@@ -46,7 +46,7 @@ TEST_P(StateFileTest, WritesTheRoleWithoutNewlineMode0644) {
   struct stat st {};
   ASSERT_EQ(::stat((dir_ + "/state/edge1/state").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0644u);
-  ASSERT_TRUE(files.write(base, "edge1", Role::backup));
+  ASSERT_TRUE(files.write(base, "edge1", Role::backup, true));
   EXPECT_EQ(read(dir_ + "/state/edge1/state"), "backup");
   EXPECT_FALSE(fs::exists(dir_ + "/state/edge1/.state.tmp"));
 }
@@ -58,7 +58,7 @@ TEST_P(StateFileTest, ReplacesAPlantedSymlinkInsteadOfWritingThroughIt) {
   std::ofstream(dir_ + "/victim") << "precious";
   fs::create_symlink(dir_ + "/victim", dir_ + "/edge1/state");
   fs::create_symlink(dir_ + "/victim", dir_ + "/edge1/.state.tmp");
-  ASSERT_TRUE(files.write(base, "edge1", Role::primary));
+  ASSERT_TRUE(files.write(base, "edge1", Role::primary, true));
   EXPECT_EQ(read(dir_ + "/victim"), "precious");
   EXPECT_FALSE(fs::is_symlink(dir_ + "/edge1/state"));
   EXPECT_EQ(read(dir_ + "/edge1/state"), "primary");
@@ -69,7 +69,7 @@ TEST_P(StateFileTest, RefusesARouterDirectoryThatIsASymlink) {
   const std::string base = dir_;
   fs::create_directory(dir_ + "/elsewhere");
   fs::create_directory_symlink(dir_ + "/elsewhere", dir_ + "/edge1");
-  auto r = files.write(base, "edge1", Role::primary);
+  auto r = files.write(base, "edge1", Role::primary, true);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find(dir_ + "/edge1"), std::string::npos) << r.error();
   EXPECT_FALSE(fs::exists(dir_ + "/elsewhere/state"));
@@ -79,7 +79,7 @@ TEST_P(StateFileTest, ReportsWhereAndWhyItFailed) {
   std::ofstream(dir_ + "/file") << "x";
   FsStateFiles files(GetParam());
   const std::string base = dir_ + "/file";
-  auto r = files.write(base, "edge1", Role::backup);
+  auto r = files.write(base, "edge1", Role::backup, true);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find(dir_ + "/file"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("Not a directory"), std::string::npos) << r.error();
@@ -88,6 +88,25 @@ TEST_P(StateFileTest, ReportsWhereAndWhyItFailed) {
 INSTANTIATE_TEST_SUITE_P(AllSyncModes, StateFileTest,
                          ::testing::Values(StateSync::deferred, StateSync::inline_,
                                            StateSync::off));
+
+TEST_P(StateFileTest, ARouterDirectoryNotOursToCreateIsLeftMissing) {
+  FsStateFiles files(GetParam());
+  const std::string base = dir_ + "/ha_confs";
+  auto r = files.write(base, "edge1", Role::backup, false);  // base missing too
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(fs::exists(base));
+  fs::create_directory(base);
+  r = files.write(base, "edge1", Role::backup, false);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(fs::exists(base + "/edge1"));
+  fs::create_directory(base + "/edge1");
+  r = files.write(base, "edge1", Role::backup, false);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(read(base + "/edge1/state"), "backup");
+}
 
 }  // namespace
 }  // namespace havip

@@ -51,8 +51,8 @@ class GatedFiles final : public StateFiles {
  public:
   GatedFiles(std::shared_ptr<Gate> gate, std::string label = "")
       : gate_(std::move(gate)), label_(std::move(label)) {}
-  tl::expected<void, std::string> write(const std::string& dir, const std::string& router,
-                                        Role role) override {
+  tl::expected<bool, std::string> write(const std::string& dir, const std::string& router,
+                                        Role role, bool) override {
     std::unique_lock lock(gate_->mutex);
     ++gate_->waiting;
     gate_->cv.notify_all();
@@ -60,7 +60,7 @@ class GatedFiles final : public StateFiles {
     --gate_->waiting;
     gate_->writes.push_back(label_ + router + "=" + std::string(role_name(role)));
     if (dir == gate_->fail_dir) return tl::unexpected(std::string("No space left on device"));
-    return {};
+    return true;
   }
   void sync() override {
     std::lock_guard lock(gate_->mutex);
