@@ -248,7 +248,11 @@ def descendants(pid):
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
+        try:
+            tasks = list(Path(f"/proc/{p}/task").glob("*"))
+        except OSError:  # p exited meanwhile
+            continue
+        for task in tasks:
             try:
                 kids = (task / "children").read_text().split()
             except OSError:
