@@ -215,22 +215,17 @@ class StoppedThread:
                     time.sleep(0.01)
 
 
-def threads_named(pid, name):
-    """TIDs of pid's threads called `name` (havipd names its helper threads:
-    havip-state writes the state files, havip-fsync syncs them)."""
-    out = []
+def thread_named(pid, name):
+    """The TID of pid's one thread called `name` (havipd names its helper
+    threads: havip-state writes the state files, havip-fsync syncs them)."""
+    tids = []
     for t in os.listdir(f"/proc/{pid}/task"):
         try:
             comm = Path(f"/proc/{pid}/task/{t}/comm").read_text().strip()
         except FileNotFoundError:
             continue
         if comm == name:
-            out.append(int(t))
-    return sorted(out)
-
-
-def thread_named(pid, name):
-    tids = threads_named(pid, name)
+            tids.append(int(t))
     assert len(tids) == 1, f"expected one thread {name} in havipd {pid}: {tids}"
     return tids[0]
 
