@@ -19,6 +19,13 @@ struct ProcessSpec {
   std::string netns;   // "" = havipd's own namespace
   std::vector<std::string> argv;  // argv[0] is an absolute path; no shell
   std::vector<std::string> env;   // the whole environment, "KEY=value"
+  // What becomes of the processes it leaves behind when it exits (a hook's
+  // `cmd &`, a service that forks into the background): `kill`ed at once (a
+  // hook, a check: one-shot commands), or `follow`ed as the same process
+  // until they are gone too (a supervised service or radvd that daemonized:
+  // it is not started again while they run, and is stopped with them).
+  enum class Leftovers { kill, follow };
+  Leftovers leftovers = Leftovers::kill;
   bool operator==(const ProcessSpec&) const = default;
 };
 
@@ -48,9 +55,12 @@ class Launcher {
   virtual ~Launcher() = default;
   // Starts the process in its own session (process group) with stdin from
   // /dev/null and stdout/stderr logged line by line. `on_exit` is called once,
-  // from the event loop, never from inside start() or signal().
+  // from the event loop, never from inside start() or signal(): when the
+  // process exits (Leftovers::kill: what it left behind is killed) or, with
+  // Leftovers::follow, once it and every process it left behind are gone.
   virtual tl::expected<ProcessId, std::string> start(const ProcessSpec& spec, OnExit on_exit) = 0;
-  // Sends `sig` to the process's whole group; a no-op once it has exited.
+  // Sends `sig` to the process's whole group and to every process it left
+  // behind (and to those it leaves behind later); a no-op once all are gone.
   virtual void signal(ProcessId id, int sig) = 0;
   // The operating system's pid of a running process (for havipctl status);
   // nullopt once it has exited, or for launchers without real processes.

@@ -16,7 +16,11 @@ Supervisor::Supervisor(Launcher& launcher, ClockFn clock, ProcessSpec spec,
       spec_(std::move(spec)),
       policy_(policy),
       check_(std::move(check)),
-      self_(std::make_shared<Supervisor*>(this)) {}
+      self_(std::make_shared<Supervisor*>(this)) {
+  // A supervised process that forks into the background is still the same
+  // process: it is not started again while what it left behind runs.
+  spec_.leftovers = ProcessSpec::Leftovers::follow;
+}
 
 Supervisor::~Supervisor() {
   // The owner stops us in order first; this is the last resort.
