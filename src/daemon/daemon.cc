@@ -232,7 +232,9 @@ std::vector<RouterConfig> Daemon::all_routers() {
 void Daemon::apply_routers() {
   auto now = Clock::now();
   auto routers = all_routers();
+  auto leaving = primaries_leaving(routers);
   auto actions = engine_.reconfigure(routers, now);
+  for (const auto& r : leaving) state_writer_->submit(r.state_dir, r.name, Role::backup, false);
   pending_.insert(pending_.end(), actions.begin(), actions.end());
   effects_->configure(config_.daemon, routers, [&](const std::string& name) {
     return engine_.role_of(name).value_or(Role::unknown);
@@ -243,6 +245,22 @@ void Daemon::apply_routers() {
   std::erase_if(last_, [&](const auto& kv) { return !names.contains(kv.first); });
   metrics_changed();
   want_namespaces();
+}
+
+// Routers about to be removed (or renamed) while primary, whose state file
+// havipd writes: it must not go on saying primary for a router nobody serves
+// (its radvd and services are stopped). Not Neutron's: their directory is
+// being removed by Neutron, which a write would race.
+std::vector<RouterConfig> Daemon::primaries_leaving(const std::vector<RouterConfig>& next) const {
+  std::set<std::string> staying;
+  for (const auto& r : next) staying.insert(r.name);
+  std::vector<RouterConfig> out;
+  for (const auto& st : engine_.status()) {
+    const RouterConfig* r = engine_.router(st.name);
+    if (!staying.contains(st.name) && r && r->create_state_dir && st.role == Role::primary)
+      out.push_back(*r);
+  }
+  return out;
 }
 
 void Daemon::watch_netns_dir() {

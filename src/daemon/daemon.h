@@ -83,6 +83,7 @@ class Daemon {
   std::vector<RouterConfig> all_routers();
   // Hands the current router set to the engine and the effects.
   void apply_routers();
+  std::vector<RouterConfig> primaries_leaving(const std::vector<RouterConfig>& next) const;
   void start_neutron();
   void watch_netns_dir();
   void read_netns_dir();

@@ -1,6 +1,7 @@
 #include "effects/effects.h"
 
 #include <algorithm>
+#include <set>
 
 namespace havip {
 
@@ -16,6 +17,20 @@ bool same_effects(RouterConfig a, RouterConfig b) {
 
 void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConfig>& routers,
                         const std::function<Role(const std::string&)>& role_of, TimePoint now) {
+  std::set<std::string> names;
+  for (const auto& r : routers) names.insert(r.name);
+  for (auto it = routers_.begin(); it != routers_.end();) {  // removed (or renamed away)
+    if (names.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (ctx_.notifier) ctx_.notifier->forget(it->first);
+    it->second->stop(now);
+    retiring_.push_back(std::move(it->second));
+    waiting_.erase(it->first);
+    held_.erase(it->first);
+    it = routers_.erase(it);
+  }
   std::map<std::string, std::unique_ptr<RouterEffects>> next;
   for (const auto& r : routers) {
     auto it = routers_.find(r.name);
@@ -28,22 +43,34 @@ void Effects::configure(const DaemonConfig& daemon, const std::vector<RouterConf
       it->second->stop(now);
       retiring_.push_back(std::move(it->second));
       routers_.erase(it);
-      Role role = role_of(r.name);
-      if (role != Role::unknown) waiting_[r.name] = role;
     }
+    // A changed router, or one that takes over another's processes (a
+    // renamed router's service), waits until the old processes are gone.
+    if (predecessor_of(r)) waiting_[r.name] = role_of(r.name);
     auto fresh = std::make_unique<RouterEffects>(ctx_, daemon, r);
     fresh->prepare(now);
     next.emplace(r.name, std::move(fresh));
   }
-  for (auto& [name, gone] : routers_) {  // removed
-    if (ctx_.notifier) ctx_.notifier->forget(name);
-    gone->stop(now);
-    retiring_.push_back(std::move(gone));
-    waiting_.erase(name);
-    held_.erase(name);
-  }
   routers_ = std::move(next);
   tick(now);
+}
+
+const RouterEffects* Effects::predecessor_of(const RouterConfig& r) const {
+  for (const auto& old : retiring_)
+    if (succeeds(r, old->config())) return old.get();
+  return nullptr;
+}
+
+// Whether `next` must not run its processes before those of `old` are gone:
+// the same router, or one that runs a service of the same command, or radvd
+// in the same namespace (two radvd would advertise from one link-local).
+bool Effects::succeeds(const RouterConfig& next, const RouterConfig& old) {
+  if (next.name == old.name) return true;
+  if (next.radvd && old.radvd && next.netns == old.netns) return true;
+  return std::any_of(next.services.begin(), next.services.end(), [&](const ServiceConfig& s) {
+    return std::any_of(old.services.begin(), old.services.end(),
+                       [&](const ServiceConfig& o) { return o.command == s.command; });
+  });
 }
 
 void Effects::transition(const RoleChange& c, TimePoint now, std::uint64_t state_write) {
@@ -90,14 +117,12 @@ void Effects::tick(TimePoint now) {
   for (auto& r : retiring_) r->tick(now);
   std::erase_if(retiring_, [](const auto& r) { return r->quiet(); });
   for (auto it = waiting_.begin(); it != waiting_.end();) {
-    bool predecessor = std::any_of(retiring_.begin(), retiring_.end(), [&](const auto& r) {
-      return r->config().name == it->first;
-    });
-    if (predecessor) {
+    auto& r = *routers_.at(it->first);
+    if (predecessor_of(r.config())) {
       ++it;
       continue;
     }
-    routers_.at(it->first)->enter(it->second, now);
+    if (it->second != Role::unknown) r.enter(it->second, now);
     it = waiting_.erase(it);
   }
   for (auto& [name, r] : routers_) r->tick(now);

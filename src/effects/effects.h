@@ -49,7 +49,8 @@ class Effects {
   EffectsContext ctx_;
   std::map<std::string, std::unique_ptr<RouterEffects>> routers_;
   std::vector<std::unique_ptr<RouterEffects>> retiring_;
-  std::map<std::string, Role> waiting_;  // role to enter once the predecessor is quiet
+  // Role to enter once the predecessor is quiet (unknown: none decided yet).
+  std::map<std::string, Role> waiting_;
   // Hooks and notifications of transitions whose state file is not written yet.
   struct Held {
     Role from, to;
@@ -57,6 +58,9 @@ class Effects {
   };
   std::map<std::string, std::deque<Held>> held_;
   void after_state_file(const std::string& router, Role from, Role to);
+  // A retiring router whose processes `r` must wait for, if any.
+  const RouterEffects* predecessor_of(const RouterConfig& r) const;
+  static bool succeeds(const RouterConfig& next, const RouterConfig& old);
 };
 
 }  // namespace havip

@@ -233,3 +233,41 @@ def test_no_zombie_is_left_by_processes_havipd_adopted(netns, havipd, workdir):
         return out
     # A zombie may exist for the instant between its exit and the reaping.
     wait_for(lambda: len(zombies()) <= 1, timeout=2, what=lambda: f"zombies {zombies()}")
+
+
+# ------------------------------------------------------- a router that leaves
+
+def test_a_removed_primary_leaves_no_state_file_saying_primary(netns, havipd):
+    ns = netns.create()
+    r1, r2 = router("r1", ns), router("r2", ns, vip="169.254.0.2/24")
+    d = havipd([r1, r2])
+    ns.add_addr(VIP)
+    d.wait_state("r1", "primary")
+    d.write_config([r2])
+    d.reload()
+    d.wait_log("configuration reloaded")
+    d.wait_state("r1", "backup")
+
+
+def test_a_renamed_routers_service_never_runs_twice_at_once(netns, havipd, workdir):
+    ns = netns.create()
+    log = workdir / "service.log"
+    # Takes half a second to stop: a new copy started at once would overlap.
+    service = script(workdir, "slow-stop.sh", f"""echo "start $(date +%s.%N)" >> {log}
+trap 'sleep 0.5; echo "stop $(date +%s.%N)" >> {log}; exit 0' TERM
+while :; do /bin/sleep 0.05; done
+""")
+    svc = [{"command": [str(service)], "stop_timeout_ms": 3000}]
+    d = havipd([router("r1", ns, service=svc)])
+    ns.add_addr(VIP)
+    d.wait_state("r1", "primary")
+    wait_for(lambda: log.exists() and log.read_text().count("start") == 1)
+    d.write_config([router("edge", ns, service=svc)])
+    d.reload()
+    d.wait_state("edge", "primary")
+    wait_for(lambda: log.read_text().count("start") == 2, timeout=5,
+             what=lambda: log.read_text() + d.log_text())
+    events = [line.split() for line in log.read_text().splitlines()]
+    assert [e[0] for e in events] == ["start", "stop", "start"], events
+    assert float(events[2][1]) >= float(events[1][1]), events
+    assert d.state("r1") == "backup"

@@ -493,6 +493,39 @@ TEST(Reload, AnUnchangedRouterIsNotTouched) {
   EXPECT_THAT(rig.take(), IsEmpty());
 }
 
+TEST(Reload, ARenamedRoutersServiceNeverRunsTwiceAtOnce) {
+  auto r1 = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r1.services = {{{"/usr/sbin/haproxy", "-f", "/etc/havip/edge.cfg"}, Millis(5000)}};
+  auto edge = r1;
+  edge.name = "edge";
+  Rig rig({r1});
+  rig.role("r1", U, P);
+  rig.take();
+  rig.configure({edge});  // the same router under a new name
+  rig.role("edge", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 service haproxy SIGTERM"));
+  rig.at(4000);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.launcher.exit("r1", "service haproxy", {0, SIGTERM});
+  rig.at(4001);
+  EXPECT_THAT(rig.take(), ElementsAre("exit r1 service haproxy (killed by SIGTERM)",
+                                      "start edge service haproxy"));
+}
+
+TEST(Reload, ANewRouterSharingNothingWithARemovedOneDoesNotWait) {
+  auto r1 = router("r1", "ns-r1", "ha-r1", "169.254.0.1/24");
+  r1.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
+  auto r2 = router("r2", "ns-r2", "ha-r2", "169.254.0.1/24");
+  r2.services = {{{"/usr/sbin/other"}, Millis(5000)}};
+  Rig rig({r1});
+  rig.role("r1", U, P);
+  rig.take();
+  rig.configure({r2});
+  rig.role("r2", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 service haproxy SIGTERM",
+                                      "start r2 service other"));
+}
+
 TEST(Shutdown, StopsEveryChild) {
   auto r = radvd_router("r1");
   r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
