@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
 import tempfile
 import time
 
@@ -364,6 +365,91 @@ def test_ha_confs_removed_and_recreated(node):
     node.wait_delivered(b, "backup", since=seen)
     b.add_vip()
     node.wait_both(b, "primary")
+
+
+def write_conf_in(ha_confs, r):
+    """r's keepalived.conf in another ha_confs tree (one being built aside)."""
+    (ha_confs / r.id).mkdir(parents=True, exist_ok=True)
+    (ha_confs / r.id / "keepalived.conf").write_text(r.conf())
+
+
+@pytest.mark.parametrize("how", ["mv-mkdir", "mv-in", "bind-mount"])
+def test_ha_confs_replaced_by_another_tree_is_followed(node, how, request):
+    """ha_confs renamed away and re-created, replaced by a tree renamed in or a bind mount
+    over it: without a reload the new tree's routers are served and the ones only in the
+    old tree dropped (issue 11). (A symlinked ha_confs is read, but state files are never
+    written through a symlink: see the state_path test for a symlink swap.)"""
+    node.start_agent()
+    ha = node.sp.ha_confs
+    a, b = node.router(vip=True), node.router()
+    c = node.router(conf=False)
+    node.start_havipd()
+    node.wait_both(a, "primary")
+    node.wait_both(b, "backup")
+    new = node.sp.path / "v2"
+    for r in (a, c):
+        write_conf_in(new, r)
+    if how == "mv-mkdir":
+        ha.rename(node.sp.path / "old")
+        ha.mkdir()
+        for r in (a, c):
+            write_conf_in(ha, r)
+    elif how == "mv-in":
+        ha.rename(node.sp.path / "old")
+        new.rename(ha)
+    else:
+        subprocess.run(["mount", "--bind", str(new), str(ha)], check=True)
+        request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(ha)]))
+    node.d.wait_log(f"router {b.id} removed")
+    node.wait_state(c, "backup")
+    c.add_vip()
+    node.wait_both(c, "primary")
+    a.del_vip()  # in both trees: followed all along, its state file now in the new one
+    node.wait_both(a, "backup")
+    d = node.router()  # added to the new tree later: its watch is the new one's
+    node.wait_both(d, "backup")
+    assert not node.d.log_has("reload"), node.log()
+
+
+@pytest.mark.parametrize("how", ["mv-in", "symlink-swap"])
+def test_state_path_replaced_by_another_tree_is_followed(node, how):
+    """state_path itself renamed away and another tree renamed in, or (a symlink) pointed
+    at another tree (issue 11). No agent: its socket goes with the old tree."""
+    sp = node.sp.path
+    if how == "symlink-swap":
+        sp.rename(node.workdir / "neutron.v1")
+        sp.symlink_to("neutron.v1")
+    a, b = node.router(vip=True), node.router()
+    c = node.router(conf=False)
+    node.start_havipd()
+    node.wait_state(a, "primary")
+    node.wait_state(b, "backup")
+    new = node.workdir / "neutron.new"
+    for r in (a, c):
+        write_conf_in(new / "ha_confs", r)
+    if how == "mv-in":
+        sp.rename(node.workdir / "neutron.old")
+        new.rename(sp)
+    else:
+        tmp = node.workdir / "neutron.tmp"
+        tmp.symlink_to("neutron.new")
+        tmp.rename(sp)
+    node.d.wait_log(f"router {b.id} removed")
+    node.wait_state(c, "backup")
+    c.add_vip()
+    node.wait_state(c, "primary")
+    a.del_vip()
+    node.wait_state(a, "backup")
+    # Deleted and re-created: followed again.
+    if sp.is_symlink():
+        sp.unlink()
+    else:
+        shutil.rmtree(sp)
+    node.d.wait_log(f"router {a.id} removed")
+    write_conf_in(node.sp.ha_confs, b)
+    node.wait_state(b, "backup")
+    b.add_vip()
+    node.wait_state(b, "primary")
 
 
 def test_broken_keepalived_conf_affects_only_its_router(node):
