@@ -211,14 +211,17 @@ SpawnLauncher::SpawnLauncher(sd_event* loop, int home_netns, NetnsFd netns_fd)
                  std::strerror(errno));
   // An orphan that exits before anything else made us look for it would
   // stay a zombie: SIGCHLD (blocked by the daemon) makes us look.
-  if (sd_event_add_signal(loop_, &sigchld_, SIGCHLD, on_sigchld, this) >= 0)
-    sd_event_source_set_priority(sigchld_, SD_EVENT_PRIORITY_NORMAL + 5);
+  // (It only schedules a look; its priority stays the default: sd-event's
+  // per-priority signal data of a re-prioritized signal source leaks.)
+  sd_event_add_signal(loop_, &sigchld_, SIGCHLD, on_sigchld, this);
 }
 
 SpawnLauncher::~SpawnLauncher() {
+  // The child sources first: while one is online, sd-event keeps SIGCHLD in
+  // its signal data, which then outlives the loop (LeakSanitizer saw it).
+  kill_everything();
   sd_event_source_disable_unref(look_);
   sd_event_source_disable_unref(sigchld_);
-  kill_everything();
 }
 
 // Effects stop their children in order before this; whatever is left must
@@ -442,9 +445,9 @@ void SpawnLauncher::finish(Unit& u) {
   auto node = units_.extract(u.id);  // keep it alive for the call
   auto callback = std::move(u.on_exit);
   ExitStatus status = u.main_status.value_or(ExitStatus{});
-  bool detached = u.reported;
+  bool reported = u.reported;
   node.mapped().reset();
-  if (callback && !detached) callback(status);
+  if (callback && !reported) callback(status);
 }
 
 int SpawnLauncher::on_sigchld(sd_event_source*, const signalfd_siginfo*, void* userdata) {
