@@ -308,7 +308,6 @@ bool ControlServer::handle(Client& c, std::string_view line) {
 }
 
 bool ControlServer::send(Client& c, const std::string& line) {
-  if (c.out.empty()) c.unsent_since = now();
   c.out += line;
   return flush(c);
 }
@@ -330,10 +329,6 @@ bool ControlServer::flush(Client& c) {
                              c.peer.pid, c.out.size()));
     return false;
   }
-  if (c.out.empty() && c.unsent_since != 0) {
-    c.unsent_since = 0;
-    c.idle_since = now();  // answered: its idle time starts now
-  }
   watch_events(c);
   return true;
 }
@@ -342,8 +337,16 @@ void ControlServer::watch_events(Client& c) {
   bool queued = !c.watching && !c.closing && c.in.find('\n') != std::string::npos;
   // A request left for the next dispatch (kRequestsPerDispatch) is answered
   // once the socket can take it: EPOLLOUT is that wake-up.
+  // Either waits for the client to take what it was sent (a unix socket is
+  // writable again only once it is 3/4 empty): that is the send timeout's.
+  bool waiting = !c.out.empty() || queued;
+  if (waiting && c.unsent_since == 0) c.unsent_since = now();
+  if (!waiting && c.unsent_since != 0) {
+    c.unsent_since = 0;
+    c.idle_since = now();  // answered: its idle time starts now
+  }
   std::uint32_t events = 0;
-  if (!c.out.empty() || queued) events |= EPOLLOUT;
+  if (waiting) events |= EPOLLOUT;
   if (c.watching || (!c.closing && c.out.empty() && !queued)) events |= EPOLLIN;
   sd_event_source_set_io_events(c.source, events);
 }
@@ -352,7 +355,7 @@ std::uint64_t ControlServer::deadline(const Client& c) const {
   auto us = [](std::chrono::milliseconds d) {
     return static_cast<std::uint64_t>(std::chrono::microseconds(d).count());
   };
-  if (!c.out.empty()) return c.unsent_since + us(timeouts_.send);
+  if (c.unsent_since != 0) return c.unsent_since + us(timeouts_.send);
   if (c.watching) return 0;
   return c.idle_since + us(timeouts_.idle);
 }
@@ -372,9 +375,10 @@ void ControlServer::expire() {
     if (due == 0 || due > t) continue;
     warn_limited(fmt::format(
         "control socket: dropping a client (pid {}, uid {}) that {}", c->peer.pid, c->peer.uid,
-        c->out.empty() ? fmt::format("sent no request for {} ms", timeouts_.idle.count())
-                       : fmt::format("has not read its answer ({} bytes) for {} ms",
-                                     c->out.size(), timeouts_.send.count())));
+        c->unsent_since == 0
+            ? fmt::format("sent no request for {} ms", timeouts_.idle.count())
+            : fmt::format("has not read its answers for {} ms ({} bytes unsent)",
+                          timeouts_.send.count(), c->out.size())));
     gone.push_back(id);
   }
   for (auto id : gone) drop(id);
