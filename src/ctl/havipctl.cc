@@ -91,7 +91,8 @@ void send_all(int fd, const std::string& data) {
   }
 }
 
-// Reads lines; `timeout` (none: wait forever) applies to each line.
+// Reads lines of at most ctl::kMaxAnswer bytes; `timeout` (none: wait
+// forever) applies to each line.
 class LineReader {
  public:
   explicit LineReader(int fd) : fd_(fd) {}
@@ -99,11 +100,19 @@ class LineReader {
     auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout)
                             : std::nullopt;
     for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+      // Only what arrived since the last look is searched: a status of
+      // 10,000 routers comes in hundreds of reads.
+      if (auto nl = buf_.find('\n', scanned_); nl != std::string::npos) {
         std::string line = buf_.substr(0, nl);
         buf_.erase(0, nl + 1);
+        scanned_ = 0;
         return line;
       }
+      scanned_ = buf_.size();
+      if (buf_.size() > ctl::kMaxAnswer)
+        throw Failure{kExitUnreachable,
+                      fmt::format("havipd's answer is longer than {} bytes; not reading it",
+                                  ctl::kMaxAnswer)};
       int wait = -1;
       if (deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -132,6 +141,7 @@ class LineReader {
  private:
   int fd_;
   std::string buf_;
+  std::size_t scanned_ = 0;  // buf_[0, scanned_) holds no newline
 };
 
 json parse_answer(const std::optional<std::string>& line) {

@@ -65,14 +65,26 @@ tl::expected<void, std::string> clear_stale(const std::string& path, const socka
   return {};
 }
 
+// Root and havipd's own user: reload is theirs, and so are the connection
+// slots no group member can take.
+bool privileged(uid_t uid) { return uid == 0 || uid == ::geteuid(); }
+
 }  // namespace
 
 ControlServer::Client::~Client() { sd_event_source_disable_unref(source); }
 
-ControlServer::ControlServer(sd_event* loop, Handlers handlers)
-    : loop_(loop), handlers_(std::move(handlers)) {}
+ControlServer::ControlServer(sd_event* loop, Handlers handlers, ControlTimeouts timeouts)
+    : loop_(loop), handlers_(std::move(handlers)), timeouts_(timeouts) {
+  // Accuracy 10 ms (sd-event's default coalesces up to 250 ms): cheap, it
+  // wakes at most once per deadline.
+  sd_event_add_time(loop_, &timer_, CLOCK_MONOTONIC, 0, 10'000, on_timer, this);
+  sd_event_source_set_enabled(timer_, SD_EVENT_OFF);
+}
 
-ControlServer::~ControlServer() { close(); }
+ControlServer::~ControlServer() {
+  close();
+  sd_event_source_disable_unref(timer_);
+}
 
 tl::expected<void, std::string> ControlServer::listen(const std::string& path,
                                                       const std::string& group) {
@@ -124,6 +136,7 @@ tl::expected<void, std::string> ControlServer::listen(const std::string& path,
 
 void ControlServer::close() {
   clients_.clear();
+  rearm();
   sd_event_source_disable_unref(listen_source_);
   listen_source_ = nullptr;
   if (listen_fd_) {
@@ -145,25 +158,47 @@ void ControlServer::broadcast(const std::string& line) {
   std::vector<std::uint64_t> gone;
   for (auto& [id, c] : clients_) {
     if (!c->watching) continue;
-    c->out += line;
-    if (!flush(*c)) gone.push_back(id);
+    if (!send(*c, line)) gone.push_back(id);
   }
   for (auto id : gone) drop(id);
+  rearm();
 }
 
 int ControlServer::on_accept(sd_event_source*, int, std::uint32_t, void* self) {
-  static_cast<ControlServer*>(self)->accept_all();
+  static_cast<ControlServer*>(self)->accept_some();
   return 0;
 }
 
-void ControlServer::accept_all() {
-  for (;;) {
+std::string ControlServer::refusal(const Peer& peer) const {
+  if (clients_.size() >= kMaxClients)
+    return fmt::format("too many havipctl clients connected (at most {})", kMaxClients);
+  if (privileged(peer.uid)) return {};
+  std::size_t same = 0, others = 0;
+  for (const auto& [id, c] : clients_) {
+    if (privileged(c->peer.uid)) continue;
+    ++others;
+    same += c->peer.uid == peer.uid ? 1 : 0;
+  }
+  if (same >= kMaxClientsPerUid)
+    return fmt::format("too many havipctl clients connected as uid {} (at most {} per user)",
+                       peer.uid, kMaxClientsPerUid);
+  if (others >= kMaxClients - kReservedClients)
+    return fmt::format("too many havipctl clients connected (the last {} connections are kept "
+                       "for root)",
+                       kReservedClients);
+  return {};
+}
+
+// The listening socket is level-triggered: connections left after this
+// batch wake the loop again once the other sources had their turn.
+void ControlServer::accept_some() {
+  for (std::size_t i = 0; i < kAcceptsPerDispatch; ++i) {
     UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN)
         spdlog::warn("control socket {}: accept: {}", path_, errno_text(errno));
-      return;
+      break;
     }
     auto c = std::make_unique<Client>();
     c->server = this;
@@ -175,11 +210,12 @@ void ControlServer::accept_all() {
     else
       c->peer = {0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};  // trusted with nothing
     c->fd = std::move(fd);
-    if (clients_.size() >= kMaxClients) {
-      spdlog::warn("control socket {}: {} clients connected; refusing pid {}", path_,
-                   clients_.size(), c->peer.pid);
-      std::string line = ctl::error_line("too many havipctl clients connected");
-      [[maybe_unused]] auto n = ::send(c->fd.get(), line.data(), line.size(), MSG_NOSIGNAL);
+    if (std::string why = refusal(c->peer); !why.empty()) {
+      warn_limited(fmt::format("control socket {}: refusing pid {} (uid {}): {}", path_,
+                               c->peer.pid, c->peer.uid, why));
+      std::string line = ctl::error_line(why);
+      [[maybe_unused]] auto n = ::send(c->fd.get(), line.data(), line.size(),
+                                       MSG_NOSIGNAL | MSG_DONTWAIT);
       continue;
     }
     int r = sd_event_add_io(loop_, &c->source, c->fd.get(), EPOLLIN, on_client, c.get());
@@ -187,49 +223,67 @@ void ControlServer::accept_all() {
       spdlog::warn("control socket {}: cannot watch a client: {}", path_, errno_text(-r));
       continue;
     }
+    c->idle_since = now();
     clients_.emplace(c->id, std::move(c));
   }
+  rearm();
 }
 
 int ControlServer::on_client(sd_event_source*, int, std::uint32_t revents, void* userdata) {
   auto* c = static_cast<Client*>(userdata);
-  c->server->serve(*c, revents);
+  ControlServer* server = c->server;
+  server->serve(*c, revents);
+  server->rearm();
   return 0;
 }
 
 void ControlServer::serve(Client& c, std::uint32_t revents) {
   std::uint64_t id = c.id;
-  if (revents & EPOLLOUT) {
-    if (!flush(c)) return drop(id);
-    if (c.closing && c.out.empty()) return drop(id);
-  }
-  if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  if ((revents & EPOLLOUT) && !flush(c)) return drop(id);
+  if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !receive(c)) return drop(id);
+  if (!answer(c)) return drop(id);
+  if (clients_.find(id) == clients_.end()) return;  // dropped while answering
+  if (c.closing && c.out.empty()) return drop(id);
+  watch_events(c);
+}
+
+bool ControlServer::receive(Client& c) {
   std::array<char, 4096> buf;
-  for (;;) {
+  std::size_t got = 0;
+  while (got < kReadPerDispatch) {
+    // Requests already read are answered first (and their answers taken)
+    // before more is read: a client cannot queue up work.
+    if (!c.watching && !c.closing && c.in.find('\n') != std::string::npos) break;
     ssize_t n = ::recv(c.fd.get(), buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
-    if (n <= 0) return drop(id);  // closed (or reset) by the client
+    if (n <= 0) return false;  // closed (or reset) by the client
+    got += static_cast<std::size_t>(n);
     if (c.watching || c.closing) continue;  // nothing more is read from a watcher
     c.in.append(buf.data(), static_cast<std::size_t>(n));
-    std::size_t nl;
-    while (!c.closing && !c.watching && (nl = c.in.find('\n')) != std::string::npos) {
-      std::string line = c.in.substr(0, nl);
-      c.in.erase(0, nl + 1);
-      handle(c, line);
-      if (clients_.find(id) == clients_.end()) return;  // dropped while answering
-    }
-    if (c.in.size() > ctl::kMaxRequest) {
+    if (c.in.find('\n') == std::string::npos && c.in.size() > ctl::kMaxRequest) {
       c.in.clear();
       c.closing = true;
-      send(c, ctl::error_line(fmt::format("request longer than {} bytes", ctl::kMaxRequest)));
-      if (clients_.find(id) == clients_.end()) return;
+      return send(c, ctl::error_line(fmt::format("request longer than {} bytes", ctl::kMaxRequest)));
     }
   }
-  if (c.closing && c.out.empty()) drop(id);
+  return true;
 }
 
-void ControlServer::handle(Client& c, std::string_view line) {
+bool ControlServer::answer(Client& c) {
+  for (std::size_t i = 0; i < kRequestsPerDispatch; ++i) {
+    if (c.watching || c.closing || !c.out.empty()) return true;
+    std::size_t nl = c.in.find('\n');
+    if (nl == std::string::npos) return true;
+    std::string line = c.in.substr(0, nl);
+    c.in.erase(0, nl + 1);
+    c.idle_since = now();
+    if (!handle(c, line)) return false;
+  }
+  return true;
+}
+
+bool ControlServer::handle(Client& c, std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   auto req = ctl::parse_request(line);
   if (!req) return send(c, ctl::error_line(req.error()));
@@ -243,37 +297,125 @@ void ControlServer::handle(Client& c, std::string_view line) {
       c.in.clear();
       return send(c, ctl::to_line({{"ok", true}, {"watching", true}}));
     case ctl::Command::reload:
-      if (c.peer.uid != 0 && c.peer.uid != ::geteuid()) {
+      if (!privileged(c.peer.uid)) {
         spdlog::warn("control socket: reload refused to uid {} (pid {})", c.peer.uid, c.peer.pid);
         return send(c, ctl::error_line("permission denied: reload needs root (or havipd's user)"));
       }
       spdlog::info("control socket: reload asked by uid {} (pid {})", c.peer.uid, c.peer.pid);
       return send(c, ctl::to_line(handlers_.reload()));
   }
+  return true;
 }
 
-void ControlServer::send(Client& c, const std::string& line) {
+bool ControlServer::send(Client& c, const std::string& line) {
   c.out += line;
-  if (!flush(c)) drop(c.id);
+  return flush(c);
 }
 
 bool ControlServer::flush(Client& c) {
-  while (!c.out.empty()) {
-    ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::size_t done = 0;
+  while (done < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + done, c.out.size() - done,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n < 0) return false;  // EPIPE, ECONNRESET: the client is gone
-    c.out.erase(0, static_cast<std::size_t>(n));
+    done += static_cast<std::size_t>(n);
   }
+  c.out.erase(0, done);
   if (c.out.size() > kMaxPending) {
-    spdlog::warn("control socket: dropping a client (pid {}) that stopped reading ({} bytes "
-                 "unsent)",
-                 c.peer.pid, c.out.size());
+    warn_limited(fmt::format("control socket: dropping a client (pid {}) that stopped reading "
+                             "({} bytes unsent)",
+                             c.peer.pid, c.out.size()));
     return false;
   }
-  std::uint32_t events = EPOLLIN | (c.out.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
-  sd_event_source_set_io_events(c.source, events);
+  watch_events(c);
   return true;
+}
+
+void ControlServer::watch_events(Client& c) {
+  bool queued = !c.watching && !c.closing && c.in.find('\n') != std::string::npos;
+  // A request left for the next dispatch (kRequestsPerDispatch) is answered
+  // once the socket can take it: EPOLLOUT is that wake-up.
+  // Either waits for the client to take what it was sent (a unix socket is
+  // writable again only once it is 3/4 empty): that is the send timeout's.
+  bool waiting = !c.out.empty() || queued;
+  if (waiting && c.unsent_since == 0) c.unsent_since = now();
+  if (!waiting && c.unsent_since != 0) {
+    c.unsent_since = 0;
+    c.idle_since = now();  // answered: its idle time starts now
+  }
+  std::uint32_t events = 0;
+  if (waiting) events |= EPOLLOUT;
+  if (c.watching || (!c.closing && c.out.empty() && !queued)) events |= EPOLLIN;
+  sd_event_source_set_io_events(c.source, events);
+}
+
+std::uint64_t ControlServer::deadline(const Client& c) const {
+  auto us = [](std::chrono::milliseconds d) {
+    return static_cast<std::uint64_t>(std::chrono::microseconds(d).count());
+  };
+  if (c.unsent_since != 0) return c.unsent_since + us(timeouts_.send);
+  if (c.watching) return 0;
+  return c.idle_since + us(timeouts_.idle);
+}
+
+int ControlServer::on_timer(sd_event_source*, std::uint64_t, void* self) {
+  auto* server = static_cast<ControlServer*>(self);
+  server->expire();
+  server->rearm();
+  return 0;
+}
+
+void ControlServer::expire() {
+  std::uint64_t t = now();
+  std::vector<std::uint64_t> gone;
+  for (const auto& [id, c] : clients_) {
+    std::uint64_t due = deadline(*c);
+    if (due == 0 || due > t) continue;
+    warn_limited(fmt::format(
+        "control socket: dropping a client (pid {}, uid {}) that {}", c->peer.pid, c->peer.uid,
+        c->unsent_since == 0
+            ? fmt::format("sent no request for {} ms", timeouts_.idle.count())
+            : fmt::format("has not read its answers for {} ms ({} bytes unsent)",
+                          timeouts_.send.count(), c->out.size())));
+    gone.push_back(id);
+  }
+  for (auto id : gone) drop(id);
+}
+
+void ControlServer::rearm() {
+  if (!timer_) return;
+  std::uint64_t first = 0;
+  for (const auto& [id, c] : clients_)
+    if (std::uint64_t due = deadline(*c); due != 0 && (first == 0 || due < first)) first = due;
+  if (first == 0) {
+    sd_event_source_set_enabled(timer_, SD_EVENT_OFF);
+    return;
+  }
+  sd_event_source_set_time(timer_, first);
+  sd_event_source_set_enabled(timer_, SD_EVENT_ONESHOT);
+}
+
+std::uint64_t ControlServer::now() const {
+  std::uint64_t t = 0;
+  sd_event_now(loop_, CLOCK_MONOTONIC, &t);
+  return t;
+}
+
+void ControlServer::warn_limited(const std::string& message) {
+  std::uint64_t t = now();
+  if (last_warning_ != 0 && t - last_warning_ < 1'000'000) {
+    ++unlogged_warnings_;
+    return;
+  }
+  if (unlogged_warnings_)
+    spdlog::warn("{} ({} similar warnings in the last second not shown)", message,
+                 unlogged_warnings_);
+  else
+    spdlog::warn("{}", message);
+  last_warning_ = t;
+  unlogged_warnings_ = 0;
 }
 
 void ControlServer::drop(std::uint64_t id) {

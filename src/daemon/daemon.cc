@@ -75,8 +75,8 @@ Daemon::~Daemon() {
   notifier_.target.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
   monitors_.clear();
-  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, netns_dir_io_, metrics_timer_,
-                  state_io_})
+  netns_dir_.reset();
+  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, metrics_timer_, state_io_})
     sd_event_source_disable_unref(s);
   sd_event_unref(loop_);
 }
@@ -264,15 +264,12 @@ std::vector<RouterConfig> Daemon::primaries_leaving(const std::vector<RouterConf
 }
 
 void Daemon::watch_netns_dir() {
-  sd_event_source_disable_unref(netns_dir_io_);
-  netns_dir_io_ = nullptr;
-  auto fd = netns::watch_dir(config_.daemon.netns_dir);
-  if (!fd) {
-    spdlog::error("{}; namespaces created later will not be noticed", fd.error());
-    return;
-  }
-  netns_dir_watch_ = std::move(*fd);
-  sd_event_add_io(loop_, &netns_dir_io_, netns_dir_watch_.get(), EPOLLIN, on_netns_dir, this);
+  netns_dir_ = std::make_unique<NetnsDirWatch>(
+      loop_, config_.daemon.netns_dir,
+      [this](const std::vector<netns::NetnsChange>& changes) { netns_dir_changed(changes); },
+      [this] { netns_dir_rescanned(); });
+  if (auto ok = netns_dir_->start(); !ok)
+    spdlog::error("{}; namespaces created later will not be noticed", ok.error());
 }
 
 void Daemon::want_namespaces() {
@@ -393,7 +390,7 @@ void Daemon::stop() {
   // the kernel's state anyway.
   monitors_.clear();
   dead_monitors_.clear();
-  sd_event_source_set_enabled(netns_dir_io_, SD_EVENT_OFF);
+  if (netns_dir_) netns_dir_->stop();
 }
 
 void Daemon::apply(const RoleChange& c) {
@@ -688,35 +685,30 @@ int Daemon::on_metrics_timer(sd_event_source*, std::uint64_t, void* self) {
   return 0;
 }
 
-void Daemon::read_netns_dir() {
-  std::array<std::uint8_t, 16384> buf;
-  for (;;) {
-    ssize_t n = ::read(netns_dir_watch_.get(), buf.data(), buf.size());
-    if (n <= 0) return;
-    bool lost = false;
-    auto changes = netns::decode_inotify({buf.data(), static_cast<std::size_t>(n)}, lost);
-    if (neutron_)
-      for (const auto& ch : changes) neutron_->netns_changed(ch.name);
-    auto wanted = engine_.namespaces();
-    for (const auto& ch : changes) {
-      if (!wanted.contains(ch.name)) continue;
-      if (!ch.appeared) {
-        drop(ch.name, "was deleted");
-      } else if (!monitors_.contains(ch.name)) {
-        netns_retry_.clear(ch.name);
-        spdlog::info("{} appeared", netns_label(ch.name));
-        try_open(ch.name);
-      }
+void Daemon::netns_dir_changed(const std::vector<netns::NetnsChange>& changes) {
+  if (neutron_)
+    for (const auto& ch : changes) neutron_->netns_changed(ch.name);
+  auto wanted = engine_.namespaces();
+  for (const auto& ch : changes) {
+    if (!wanted.contains(ch.name)) continue;
+    if (!ch.appeared) {
+      drop(ch.name, "was deleted");
+    } else if (!monitors_.contains(ch.name)) {
+      netns_retry_.clear(ch.name);
+      spdlog::info("{} appeared", netns_label(ch.name));
+      try_open(ch.name);
     }
-    if (lost) {
-      spdlog::warn("inotify queue overflow on {}; rescanning", config_.daemon.netns_dir);
-      for (const auto& ns : wanted) {
-        struct stat st {};
-        bool exists = ns.empty() || ::stat((config_.daemon.netns_dir + "/" + ns).c_str(), &st) == 0;
-        if (!exists) drop(ns, "was deleted");
-        else if (!monitors_.contains(ns)) try_open(ns);
-      }
-    }
+  }
+}
+
+// After the directory was replaced or inotify lost events: every wanted
+// namespace is looked up again, whatever the events said.
+void Daemon::netns_dir_rescanned() {
+  for (const auto& ns : engine_.namespaces()) {
+    struct stat st {};
+    bool exists = ns.empty() || ::stat((config_.daemon.netns_dir + "/" + ns).c_str(), &st) == 0;
+    if (!exists) drop(ns, "was deleted");
+    else if (!monitors_.contains(ns)) try_open(ns);
   }
 }
 
@@ -744,11 +736,6 @@ int Daemon::on_hold_down(sd_event_source*, std::uint64_t, void* self) {
 
 int Daemon::on_retry(sd_event_source*, std::uint64_t, void* self) {
   static_cast<Daemon*>(self)->retry_due();
-  return 0;
-}
-
-int Daemon::on_netns_dir(sd_event_source*, int, std::uint32_t, void* self) {
-  static_cast<Daemon*>(self)->read_netns_dir();
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/unique_fd.h"
 #include "daemon/control_server.h"
+#include "daemon/netns_dir_watch.h"
 #include "daemon/logging.h"
 #include "daemon/netns_monitor.h"
 #include "daemon/neutron_watch.h"
@@ -54,7 +55,6 @@ class Daemon {
   static int on_idle(sd_event_source* s, void* self);
   static int on_hold_down(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
-  static int on_netns_dir(sd_event_source* s, int fd, std::uint32_t revents, void* self);
   static int on_metrics_timer(sd_event_source* s, std::uint64_t usec, void* self);
   static int on_state_written(sd_event_source* s, int fd, std::uint32_t revents, void* self);
 
@@ -86,7 +86,8 @@ class Daemon {
   std::vector<RouterConfig> primaries_leaving(const std::vector<RouterConfig>& next) const;
   void start_neutron();
   void watch_netns_dir();
-  void read_netns_dir();
+  void netns_dir_changed(const std::vector<netns::NetnsChange>& changes);
+  void netns_dir_rescanned();
   void want_namespaces();
   void try_open(const std::string& netns);
   void drop(const std::string& netns, const std::string& reason);
@@ -121,9 +122,8 @@ class Daemon {
   sd_event_source* idle_ = nullptr;  // STATUS, once a burst is over
   sd_event_source* hold_down_timer_ = nullptr;
   sd_event_source* retry_timer_ = nullptr;
-  sd_event_source* netns_dir_io_ = nullptr;
   UniqueFd home_ns_;
-  UniqueFd netns_dir_watch_;
+  std::unique_ptr<NetnsDirWatch> netns_dir_;
   MonitorCounters counters_;
   // What havipctl shows and the metrics count.
   struct LastTransition {

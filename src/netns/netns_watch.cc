@@ -21,22 +21,28 @@ tl::expected<UniqueFd, std::string> watch_dir(const std::string& dir) {
   return fd;
 }
 
-std::vector<NetnsChange> decode_inotify(std::span<const std::uint8_t> bytes, bool& lost) {
-  std::vector<NetnsChange> out;
+std::vector<InotifyEvent> split_inotify(std::span<const std::uint8_t> bytes) {
+  std::vector<InotifyEvent> out;
   std::size_t off = 0;
   while (off + sizeof(inotify_event) <= bytes.size()) {
     inotify_event ev;
     std::memcpy(&ev, bytes.data() + off, sizeof ev);
     std::size_t next = off + sizeof ev + ev.len;
     if (next > bytes.size()) break;
-    if (ev.mask & IN_Q_OVERFLOW) lost = true;
     const char* name_ptr = reinterpret_cast<const char*>(bytes.data() + off + sizeof ev);
-    std::string name(name_ptr, strnlen(name_ptr, ev.len));
-    if (!name.empty() && !(ev.mask & IN_ISDIR)) {
-      if (ev.mask & (IN_CREATE | IN_MOVED_TO)) out.push_back({name, true});
-      if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) out.push_back({name, false});
-    }
+    out.push_back({ev.wd, ev.mask, std::string(name_ptr, strnlen(name_ptr, ev.len))});
     off = next;
+  }
+  return out;
+}
+
+std::vector<NetnsChange> decode_inotify(std::span<const std::uint8_t> bytes, bool& lost) {
+  std::vector<NetnsChange> out;
+  for (const auto& ev : split_inotify(bytes)) {
+    if (ev.mask & IN_Q_OVERFLOW) lost = true;
+    if (ev.name.empty() || (ev.mask & IN_ISDIR)) continue;
+    if (ev.mask & (IN_CREATE | IN_MOVED_TO)) out.push_back({ev.name, true});
+    if (ev.mask & (IN_DELETE | IN_MOVED_FROM)) out.push_back({ev.name, false});
   }
   return out;
 }

@@ -260,3 +260,72 @@ def test_stale_socket_is_replaced_but_a_live_one_is_not(netns, havipd):
     fourth = havipd([router("r1", a)], control_socket=str(plain))
     fourth.wait_log("exists and is not a socket; not replacing it")
     assert plain.read_text() == "precious"
+
+
+def _connect_as_nobody(path, count, gid):
+    """A process running as nobody (group `gid`) holding `count` idle
+    connections to `path`; it prints how many havipd kept, then waits."""
+    code = ("import socket,sys,time\n"
+            "ss=[]\n"
+            f"for i in range({count}):\n"
+            "  s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); ss.append(s)\n"
+            "time.sleep(0.5)\n"
+            "kept=0\n"
+            "for s in ss:\n"
+            "  s.setblocking(False)\n"
+            "  try: s.recv(4096)\n"  # refused: an error line, then EOF
+            "  except BlockingIOError: kept += 1\n"
+            "print(kept, flush=True)\n"
+            "sys.stdin.read()\n")
+    return subprocess.Popen(["setpriv", "--reuid=65534", f"--regid={gid}", "--clear-groups",
+                             "/usr/bin/python3", "-c", code, str(path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_idle_group_members_cannot_lock_root_out(netns, havipd):
+    a = netns.create("a")
+    d = havipd([router("r1", a)], control_socket_group="nogroup")
+    os.chmod(d.control_path.parent, 0o755)
+    os.chmod(d.control_path.parent.parent, 0o755)
+    gid = os.stat(d.control_path).st_gid
+    hog = _connect_as_nobody(d.control_path, 70, gid)
+    try:
+        kept = int(hog.stdout.readline())
+        assert kept == 8, "one uid holds at most 8 connections"
+        # Root is answered, and so is root's 64th client.
+        assert "r1" in ctl(d, "status").stdout
+        # The idle connections are dropped after 5 s; the uid may connect again.
+        member = (65534, gid)
+        time.sleep(5.5)
+        assert "r1" in ctl(d, "status", user=member).stdout
+    finally:
+        hog.stdin.close()
+        hog.wait(timeout=5)
+
+
+def test_a_client_that_does_not_read_is_dropped(netns, havipd):
+    a = netns.create("a")
+    d = havipd([router("r1", a)])
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(d.control_path))
+    # Thousands of requests, never reading: the answers fill the socket and
+    # havipd stops reading; after 10 s it gives up on this client.
+    s.setblocking(False)
+    request = b'{"command":"status"}\n' * 20000
+    try:
+        s.send(request)
+    except BlockingIOError:
+        pass
+    assert "r1" in ctl(d, "status").stdout  # others are served meanwhile
+    time.sleep(11)
+    s.setblocking(True)
+    s.settimeout(5)
+    answers = 0
+    try:
+        while chunk := s.recv(1 << 20):
+            answers += chunk.count(b"\n")
+    except ConnectionResetError:  # closed with our requests unread
+        pass
+    s.close()
+    assert answers < 20000, answers
+    d.wait_log("has not read its answer")

@@ -1,0 +1,121 @@
+// The control socket's answers for 10,000 routers fit every size limit on
+// both sides: havipd's kMaxPending (what it queues for one client) and
+// havipctl's kMaxAnswer (the longest line it reads). The answers are built
+// through the functions havipd uses (ctl::status_json, Metrics::render,
+// ctl::to_line) with every name at the longest the configuration accepts, so
+// the figures in control_server.h and protocol.h come from here.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/metrics.h"
+#include "ctl/protocol.h"
+#include "daemon/control_server.h"
+
+namespace havip {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::size_t kRouters = 10'000;
+// What the configuration accepts at most (config_parse.cc): router names 64
+// characters, namespace names 255, interface names 15.
+constexpr std::size_t kNameLen = 64, kNetnsLen = 255, kIfnameLen = 15;
+
+// Names at the maximum length, distinct per router; `"` and `\` in the
+// namespace (allowed there) cost double once escaped.
+std::string padded(std::string_view prefix, std::size_t i, std::size_t len, char fill) {
+  std::string s = std::string(prefix) + std::to_string(i);
+  s.resize(len, fill);
+  return s;
+}
+std::string router_name(std::size_t i) { return padded("r", i, kNameLen, 'x'); }
+std::string netns_name(std::size_t i) { return padded("ns\"\\", i, kNetnsLen, '"'); }
+
+// The longest reason havipd writes: a namespace gone, with the error.
+std::string reason(std::size_t i) {
+  return "namespace " + netns_name(i) + " gone: cannot watch any more: Too many open files";
+}
+
+ctl::Status big_status() {
+  ctl::Status s;
+  s.version = "1.0.0";
+  s.pid = 4'000'000;
+  s.ready = true;
+  auto now = std::chrono::system_clock::now();
+  for (std::size_t i = 0; i < kRouters; ++i) {
+    s.namespaces.push_back(netns_name(i));
+    ctl::RouterStatus r;
+    r.name = router_name(i);
+    r.netns = netns_name(i);
+    r.interface = std::string(kIfnameLen, 'i');
+    r.role = Role::primary;
+    r.since = now;
+    r.reason = reason(i);
+    r.pending_s = 1234.5678901234;
+    r.children = {{"radvd", 4'000'000, "running"},
+                  {"service haproxy-" + std::string(48, 's'), 4'000'001, "running"},
+                  {"service keepalived-" + std::string(48, 's'), std::nullopt, "backoff"}};
+    r.failing = {"state_file", "sysctls", "radvd"};
+    r.transitions = 18'446'744'073'709'551'615ULL;
+    s.routers.push_back(std::move(r));
+  }
+  return s;
+}
+
+std::string big_metrics() {
+  Metrics m;
+  MetricsInput in;
+  for (std::size_t i = 0; i < kRouters; ++i) {
+    std::string name = router_name(i);
+    in.routers.push_back({name, netns_name(i), Role::primary});
+    for (Role role : {Role::primary, Role::backup, Role::unknown}) m.transition(name, role);
+    for (const char* effect : {"state_file", "sysctls", "radvd", "service", "hook", "notify"})
+      m.effect_failure(name, effect);
+    for (const char* what : {"radvd", "service haproxy-ssssssssssssssss",
+                             "service keepalived-sssssssssssssss"})
+      m.child_exit(name, what);
+  }
+  in.namespaces_watched = kRouters;
+  m.latency(std::chrono::milliseconds(3));
+  return m.render(in, "1.0.0");
+}
+
+// Half the limit at most: room for what this worst case does not foresee.
+void expect_fits(std::string_view what, std::size_t size) {
+  std::printf("%s for %zu routers: %zu bytes\n", std::string(what).c_str(), kRouters, size);
+  EXPECT_LE(size * 2, ctl::kMaxAnswer) << what;
+  EXPECT_LE(size * 2, ControlServer::kMaxPending) << what;
+}
+
+TEST(AnswerSize, StatusFor10000RoutersFits) {
+  std::string line = ctl::to_line({{"ok", true}, {"status", ctl::status_json(big_status())}});
+  expect_fits("status answer", line.size());
+  // havipctl's own output: parsed back, then the table and --json.
+  json answer = json::parse(line);
+  std::string table = ctl::status_table(answer["status"], std::chrono::system_clock::now());
+  std::string pretty = answer["status"].dump(2);
+  std::printf("status table: %zu bytes, status --json: %zu bytes\n", table.size(), pretty.size());
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), static_cast<long>(kRouters + 1));
+}
+
+TEST(AnswerSize, MetricsFor10000RoutersFit) {
+  std::string text = big_metrics();
+  std::string line = ctl::to_line({{"ok", true}, {"metrics", text}});
+  std::printf("metrics text (the textfile): %zu bytes\n", text.size());
+  expect_fits("metrics answer", line.size());
+}
+
+TEST(AnswerSize, ATransitionLineIsSmall) {
+  std::string line = ctl::to_line(ctl::transition_json(
+      {std::chrono::system_clock::now(), router_name(1), netns_name(1),
+       std::string(kIfnameLen, 'i'), Role::backup, Role::primary, reason(1)}));
+  // A mass failover of every router fits the watch backlog many times over.
+  EXPECT_LE(line.size() * kRouters * 4, ControlServer::kMaxPending);
+}
+
+}  // namespace
+}  // namespace havip
