@@ -1,5 +1,7 @@
 #include "effects/child_output.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace havip {
@@ -27,6 +29,15 @@ std::string human_bytes(std::uint64_t bytes) {
 
 void ChildOutput::feed(std::string_view bytes, TimePoint now) {
   roll(now);
+  if (over_budget()) {
+    // Nothing more is logged in this window: only counted, without looking
+    // at each line (a child writing as fast as it can fills a slice with
+    // tens of thousands of them, and the loop has better things to do).
+    dropped_bytes_ += partial_.size() + bytes.size();
+    dropped_lines_ += static_cast<std::uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+    partial_.clear();
+    return;
+  }
   while (!bytes.empty()) {
     auto nl = bytes.find('\n');
     if (nl == std::string_view::npos) {
@@ -57,7 +68,7 @@ void ChildOutput::line(std::string_view text, TimePoint now) {
     line(text.substr(0, kMaxLine), now);
     text.remove_prefix(kMaxLine);
   }
-  if (lines_ >= kBurstLines || bytes_ + text.size() > kBurstBytes) {
+  if (over_budget() || bytes_ + text.size() > kBurstBytes) {
     dropped_bytes_ += text.size() + 1;
     ++dropped_lines_;
     return;
@@ -93,9 +104,10 @@ void ChildOutput::finish() {
   say_dropped();
 }
 
+bool ChildOutput::over_budget() const { return lines_ >= kBurstLines || bytes_ >= kBurstBytes; }
+
 bool ChildOutput::throttled(TimePoint now) const {
-  return started_ && now - window_start_ < kWindow &&
-         (lines_ >= kBurstLines || bytes_ >= kBurstBytes);
+  return started_ && now - window_start_ < kWindow && over_budget();
 }
 
 }  // namespace havip

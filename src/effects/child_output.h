@@ -50,6 +50,7 @@ class ChildOutput {
   void line(std::string_view text, TimePoint now);
   void roll(TimePoint now);
   void say_dropped();
+  bool over_budget() const;
 
   Sink sink_;
   std::string partial_;
