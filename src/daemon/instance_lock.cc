@@ -1,6 +1,7 @@
 #include "daemon/instance_lock.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,8 +38,10 @@ tl::expected<UniqueFd, std::string> open_lock_file(const LockTarget& t) {
   }
   if (!dir) return tl::unexpected(errno_text(fmt::format("{} {}", t.what, t.dir)));
   std::string path = t.dir + "/" + kLockFile;
+  // Read-only: a file open for writing would keep the file system from being
+  // remounted read-only (flock needs no write access).
   UniqueFd fd(::openat(dir.get(), kLockFile,
-                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
+                       O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
   if (!fd) return tl::unexpected(errno_text(path) + " (the lock file must be a regular file)");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return tl::unexpected(errno_text(path));
@@ -47,22 +50,24 @@ tl::expected<UniqueFd, std::string> open_lock_file(const LockTarget& t) {
 }
 
 tl::expected<void, std::string> lock(int fd, const LockTarget& t) {
-  struct flock fl {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file
-  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return {};
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return {};
   std::string path = t.dir + "/" + kLockFile;
-  if (errno != EAGAIN && errno != EACCES) return tl::unexpected(errno_text("lock " + path));
+  if (errno != EWOULDBLOCK) return tl::unexpected(errno_text("lock " + path));
   return tl::unexpected(fmt::format("{} {} is in use by another havipd ({}; lock file {}): one "
                                     "havipd per {}",
                                     t.what, t.dir, holder_pid(fd), path, t.what));
 }
 
-void write_pid(int fd) {
+// Best effort (a read-only file system, say): the pid only improves a
+// refusal message. Through a second descriptor, closed at once.
+void write_pid(const LockTarget& t) {
+  std::string path = t.dir + "/" + kLockFile;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return;
   std::string pid = fmt::format("{}\n", ::getpid());
-  // Best effort: the pid only improves a refusal message.
-  if (::ftruncate(fd, 0) != 0) return;
-  if (::pwrite(fd, pid.data(), pid.size(), 0) < 0) return;
+  if (::ftruncate(fd.get(), 0) != 0) return;
+  if (::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) return;
 }
 
 }  // namespace
@@ -83,7 +88,7 @@ tl::expected<void, std::string> InstanceLocks::hold(const std::vector<LockTarget
       continue;
     }
     if (auto ok = lock(fd->get(), t); !ok) return tl::unexpected(ok.error());
-    write_pid(fd->get());
+    write_pid(t);
     next.emplace(key, std::move(*fd));
   }
   held_ = std::move(next);

@@ -5,14 +5,16 @@
 // writes (state_dir, run_dir, Neutron's state_path) for as long as it runs,
 // and a second one exits before it touches anything.
 //
-// The lock is an OFD lock (fcntl F_OFD_SETLK) on <dir>/.havipd.lock: the
-// kernel drops it when the holder exits, however it exits, so a file left by a
-// killed havipd does not block the next start (the lock decides, not the
-// file). The holder writes its pid into the file for the refusal message.
-// The file is opened O_NOFOLLOW|O_NONBLOCK and must be a regular file: a
-// symlink or FIFO planted there is refused, never followed or waited on.
-// Children never inherit the lock: they close every descriptor above 2
-// before exec.
+// The lock is flock(LOCK_EX) on <dir>/.havipd.lock, held through a
+// read-only descriptor (one open for writing would make `mount -o
+// remount,ro` of the state disk fail with EBUSY). Like an OFD lock it belongs
+// to the open file description, not the process: the kernel drops it when
+// the holder exits, however it exits, so a file left by a killed havipd does
+// not block the next start (the lock decides, not the file). The holder
+// writes its pid into the file for the refusal message. The file is opened
+// O_NOFOLLOW|O_NONBLOCK and must be a regular file: a symlink or FIFO planted
+// there is refused, never followed or waited on. Children never inherit the
+// lock: they close every descriptor above 2 before exec.
 #pragma once
 
 #include <map>
@@ -46,7 +48,8 @@ class InstanceLocks {
 
  private:
   // Keyed by the lock file's (device, inode): two paths to one directory are
-  // one lock (a second OFD lock of our own would conflict with the first).
+  // one lock (a second flock of our own, on another open file description,
+  // would conflict with the first).
   using Key = std::pair<dev_t, ino_t>;
   std::map<Key, UniqueFd> held_;
 };

@@ -60,8 +60,8 @@ def test_a_second_havipd_on_the_same_directory_exits_and_touches_nothing(netns, 
              first.control_path, first.state_dir / LOCK, run_dir / LOCK]
     pidfile = run_dir / "r1" / "radvd.pid"
     wait_for(lambda: all(p.exists() for p in files) and pidfile.read_text().endswith("\n")
-             and len(descendants(first.pid)) >= 2,
-             what=lambda: "radvd (its pid file written) and the service running\n"
+             and len(descendants(first.pid)) >= 3,
+             what=lambda: "radvd, its privsep child and the service running\n"
              + first.log_text())
     before, children = snapshot(files), sorted(descendants(first.pid))
 
