@@ -85,7 +85,8 @@ constexpr Choice<PrefixMode> kPrefixModes[] = {{"slaac", PrefixMode::slaac},
                                                {"dhcpv6-stateful", PrefixMode::dhcpv6_stateful}};
 
 constexpr std::string_view kRouterNameRule =
-    "a router name of 1 to 64 characters from A-Z a-z 0-9 _ . - (not \".\" or \"..\")";
+    "a router name of 1 to 64 characters from A-Z a-z 0-9 _ . - (not \".\", \"..\" or "
+    "\".havipd.lock\")";
 constexpr std::string_view kNetnsRule =
     "a namespace name of 1 to 255 printable characters without '/' or spaces "
     "(not \".\" or \"..\")";
@@ -870,6 +871,9 @@ std::optional<std::string> unsafe_config_owner(unsigned uid, unsigned gid, unsig
 
 bool valid_router_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || !valid_dot_name(name)) return false;
+  // <state_dir>/<name>/ and <run_dir>/<name>/ share the directory with the
+  // instance lock (daemon/instance_lock.h).
+  if (name == ".havipd.lock") return false;
   return std::ranges::all_of(name, [](char c) {
     return is_ascii_alnum(c) || c == '_' || c == '.' || c == '-';
   });

@@ -13,6 +13,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -22,7 +24,10 @@
 #include "ctl/protocol.h"
 #include "effects/atomic_file.h"
 #include "havip_build.h"
+#include "core/privileges.h"
+#include "daemon/cstamp_reference.h"
 #include "daemon/dry_run.h"
+#include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "core/neutron.h"
 #include "effects/l3_agent_notifier.h"
@@ -52,6 +57,28 @@ constexpr Millis kStateWriteSlow{1000};
 std::uint64_t usec_of(TimePoint t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   return us < 0 ? 0 : static_cast<std::uint64_t>(us);
+}
+
+// The directories whose files this havipd writes: one havipd each.
+// Neutron's state_path is Neutron's: locked only when it exists.
+std::vector<LockTarget> lock_targets(const Config& c) {
+  std::vector<LockTarget> out{{c.daemon.state_dir, "state_dir", true},
+                              {c.daemon.run_dir, "run_dir", true}};
+  struct stat st {};
+  if (c.neutron && ::stat(c.neutron->state_path.c_str(), &st) == 0)
+    out.push_back({c.neutron->state_path, "[neutron] state_path", false});
+  return out;
+}
+
+Privileges read_privileges() {
+  Privileges p;
+  p.root = ::geteuid() == 0;
+  std::ifstream in("/proc/self/status");
+  std::stringstream text;
+  text << in.rdbuf();
+  // Unreadable: assume everything rather than warn about nothing.
+  if (auto caps = parse_cap_eff(text.str())) p.effective = *caps;
+  return p;
 }
 
 std::string netns_label(const std::string& netns) {
@@ -112,6 +139,20 @@ int Daemon::run() {
 }
 
 bool Daemon::setup() {
+  // Before anything else: a second havipd must not touch the first one's
+  // files. A dry run writes nothing, so it runs beside the real one.
+  if (!options_.dry_run) {
+    if (auto locked = locks_.hold(lock_targets(config_)); !locked) {
+      spdlog::error("{}; exiting", locked.error());
+      return false;
+    }
+  }
+  privileges_ = read_privileges();
+  auto check = check_privileges(privileges_, config_);
+  for (const auto& w : check.warnings) spdlog::warn("{}", w);
+  for (const auto& f : check.fatal) spdlog::error("{}; exiting", f);
+  if (!check.fatal.empty()) return false;
+  take_cstamp_reference();
   int r = sd_event_default(&loop_);
   if (r < 0) {
     spdlog::error("cannot create the event loop: {}", std::strerror(-r));
@@ -177,6 +218,23 @@ bool Daemon::setup() {
   apply_routers();
   flush();  // with nothing to watch, this is already READY
   return true;
+}
+
+void Daemon::take_cstamp_reference() {
+  auto now = read_cstamp_now();
+  if (now) {
+    cstamps_.sample(now->cstamp, now->at);
+    return;
+  }
+  Millis offset = timens_monotonic_offset();
+  cstamps_.assume(Clock::now(), offset);
+  spdlog::warn("cannot read the kernel's address clock ({}); until the first address event, "
+               "VIP ages assume it lags CLOCK_MONOTONIC{} by at most {}",
+               now.error(),
+               offset != Millis(0) ? fmt::format(" (less this time namespace's {} offset)",
+                                                 offset)
+                                   : "",
+               CstampClock::kAssumedLag);
 }
 
 void Daemon::start_neutron() {
@@ -536,6 +594,13 @@ nlohmann::ordered_json Daemon::reload() {
     sd_notify(0, "READY=1");
     return {{"ok", false}, {"error", message}, {"errors", errors}};
   }
+  if (auto refused = cannot_serve(*next)) {
+    std::string message =
+        fmt::format("reload rejected: {}; the running configuration stays", *refused);
+    log::structured(spdlog::level::err, {{"HAVIP_RELOAD", "rejected"}}, message, log::Kind::reload);
+    sd_notify(0, "READY=1");
+    return {{"ok", false}, {"error", message}};
+  }
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
   bool files_changed = next->daemon.state_dir != config_.daemon.state_dir ||
                        next->daemon.state_sync != config_.daemon.state_sync;
@@ -568,6 +633,15 @@ nlohmann::ordered_json Daemon::reload() {
                   log::Kind::reload);
   sd_notify(0, "READY=1");
   return {{"ok", true}, {"routers", routers}};
+}
+
+std::optional<std::string> Daemon::cannot_serve(const Config& next) {
+  if (auto check = check_privileges(privileges_, next); !check.fatal.empty())
+    return check.fatal.front();
+  if (options_.dry_run) return std::nullopt;
+  // Taken now: the new directories are this havipd's before anything is written there.
+  if (auto locked = locks_.hold(lock_targets(next)); !locked) return locked.error();
+  return std::nullopt;
 }
 
 void Daemon::listen_control() {

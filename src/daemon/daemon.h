@@ -15,9 +15,11 @@
 #include "core/cstamp_clock.h"
 #include "core/engine.h"
 #include "core/metrics.h"
+#include "core/privileges.h"
 #include "core/unique_fd.h"
 #include "daemon/control_server.h"
 #include "daemon/netns_dir_watch.h"
+#include "daemon/instance_lock.h"
 #include "daemon/logging.h"
 #include "daemon/netns_monitor.h"
 #include "daemon/neutron_watch.h"
@@ -59,6 +61,8 @@ class Daemon {
   static int on_state_written(sd_event_source* s, int fd, std::uint32_t revents, void* self);
 
   bool setup();
+  // The CstampClock's start-up reference (exact, else assumed).
+  void take_cstamp_reference();
   void feed(Event&& event);
   void flush();
   void apply(const RoleChange& change);
@@ -73,6 +77,9 @@ class Daemon {
   bool state_file_failing(const std::string& router, TimePoint now) const;
   // Re-reads the configuration; the answer havipctl reload prints.
   nlohmann::ordered_json reload();
+  // Why `next` cannot be served: a missing capability it needs, or a
+  // directory of it locked by another havipd. Takes the new locks.
+  std::optional<std::string> cannot_serve(const Config& next);
   void listen_control();
   nlohmann::ordered_json status_json() const;
   std::string metrics_text() const;
@@ -97,6 +104,8 @@ class Daemon {
 
   Config config_;
   DaemonOptions options_;
+  InstanceLocks locks_;  // one havipd per state_dir, run_dir and state_path
+  Privileges privileges_;  // read at start-up
   Engine engine_;
   std::unique_ptr<StateWriter> state_writer_;
   sd_event_source* state_io_ = nullptr;  // the writer's results

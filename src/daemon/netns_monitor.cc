@@ -122,7 +122,7 @@ void NetnsMonitor::handle(const netlink::Message& m) {
     std::optional<TimePoint> created;
     if (addr->created_cs && !addr->removed) {
       if (addr->dumped)
-        created = cstamps_.created(*addr->created_cs);
+        created = cstamps_.created(*addr->created_cs, Clock::now());
       else
         cstamps_.sample(*addr->created_cs, Clock::now());
     }

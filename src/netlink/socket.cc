@@ -2,6 +2,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -43,6 +44,23 @@ tl::expected<void, std::string> Socket::request_dump(DumpKind kind, std::uint32_
   }
   if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0)
     return tl::unexpected(std::string("netlink dump request: ") + std::strerror(errno));
+  return {};
+}
+
+tl::expected<void, std::string> Socket::request_link_up(std::uint32_t ifindex,
+                                                        std::uint32_t seq) {
+  alignas(nlmsghdr) char buf[256];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = seq;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = static_cast<int>(ifindex);
+  ifi->ifi_flags = IFF_UP;
+  ifi->ifi_change = IFF_UP;
+  if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0)
+    return tl::unexpected(std::string("netlink link up request: ") + std::strerror(errno));
   return {};
 }
 

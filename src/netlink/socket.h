@@ -27,6 +27,9 @@ class Socket {
   int fd() const;
   // Asks for a dump; the replies end with netlink::Done{seq}.
   tl::expected<void, std::string> request_dump(DumpKind kind, std::uint32_t seq);
+  // Sets link `ifindex` up; acknowledged by netlink::Error{seq, 0}. Only for
+  // the throwaway namespace of the cstamp reference (daemon/cstamp_reference.h).
+  tl::expected<void, std::string> request_link_up(std::uint32_t ifindex, std::uint32_t seq);
 
   // Receives one datagram into `buf`. Empty span: nothing to read (EAGAIN).
   // Error: the errno; ENOBUFS means events were lost (overrun).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <cerrno>
@@ -32,9 +33,19 @@ tl::expected<UniqueFd, std::string> open_named(const std::string& dir, const std
 }
 
 tl::expected<void, std::string> enter(int target) {
-  if (::setns(target, CLONE_NEWNET) != 0)
-    return tl::unexpected(std::string("setns: ") + std::strerror(errno));
+  if (::setns(target, CLONE_NEWNET) != 0) {
+    std::string why = std::string("setns: ") + std::strerror(errno);
+    if (errno == EPERM) why += " (entering a network namespace needs CAP_SYS_ADMIN)";
+    return tl::unexpected(why);
+  }
   return {};
+}
+
+bool same(int a, int b) {
+  if (a == b) return true;
+  struct stat sa {}, sb {};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 void leave_to(int home) {

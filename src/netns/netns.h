@@ -27,20 +27,31 @@ auto run_in(int target, int home, Fn&& fn) -> tl::expected<decltype(fn()), std::
 
 tl::expected<void, std::string> enter(int target);
 void leave_to(int home);  // aborts on failure
+// Whether two namespace fds are one namespace (same nsfs inode).
+bool same(int a, int b);
 
+// fn() as an expected (void too).
 template <typename Fn>
-auto run_in(int target, int home, Fn&& fn) -> tl::expected<decltype(fn()), std::string> {
-  if (auto ok = enter(target); !ok) return tl::unexpected(ok.error());
-  struct Back {
-    int home;
-    ~Back() { leave_to(home); }
-  } back{home};
+auto call_expected(Fn&& fn) -> tl::expected<decltype(fn()), std::string> {
   if constexpr (std::is_void_v<decltype(fn())>) {
     fn();
     return {};
   } else {
     return fn();
   }
+}
+
+template <typename Fn>
+auto run_in(int target, int home, Fn&& fn) -> tl::expected<decltype(fn()), std::string> {
+  // havipd's own namespace needs no setns (nor CAP_SYS_ADMIN, which setns
+  // wants even for the namespace the thread is already in).
+  if (same(target, home)) return call_expected(fn);
+  if (auto ok = enter(target); !ok) return tl::unexpected(ok.error());
+  struct Back {
+    int home;
+    ~Back() { leave_to(home); }
+  } back{home};
+  return call_expected(fn);
 }
 
 }  // namespace havip::netns

@@ -350,7 +350,10 @@ class Havipd:
 
     # -- configuration
     def write_config(self, routers, **daemon):
+        # A run_dir of its own: havipd locks it (one havipd per run_dir), and
+        # the default /run/havip would make concurrent test daemons refuse.
         settings = {"state_dir": str(self.state_dir), "hold_down_ms": 0,
+                    "run_dir": str(self.dir / "run"),
                     "control_socket": str(self.control_path)}
         settings.update(daemon)
         self.config_path.write_text(render_config(settings, routers))

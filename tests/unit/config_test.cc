@@ -1233,6 +1233,7 @@ TEST(NameRules, RouterName) {
   EXPECT_FALSE(valid_router_name(""));
   EXPECT_FALSE(valid_router_name("."));
   EXPECT_FALSE(valid_router_name(".."));
+  EXPECT_FALSE(valid_router_name(".havipd.lock"));  // the instance lock's file
   EXPECT_FALSE(valid_router_name(std::string(65, 'x')));
   EXPECT_FALSE(valid_router_name("a/b"));
   EXPECT_FALSE(valid_router_name("a b"));
