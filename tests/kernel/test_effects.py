@@ -285,8 +285,10 @@ def test_stale_radvd_pid_file_does_not_block_radvd(netns, havipd, workdir):
     assert d.state("r1") == "primary"
     pid = wait_for(lambda: radvd_main(d, run_dir), timeout=5,
                    what=lambda: "radvd started\n" + d.log_text())
-    wait_for(lambda: pidfile.read_text().strip() == str(pid), timeout=5,
-             what=lambda: f"radvd's pid file with {pid}\n" + d.log_text())
+    # radvd writes it once set up; a CI run under load once took over 5 s.
+    wait_for(lambda: pidfile.read_text().strip() == str(pid), timeout=15,
+             what=lambda: (f"radvd's pid file with {pid} (it says {pidfile.read_text()!r})\n"
+                           + d.log_text()))
     assert not d.log_has("radvd exited unexpectedly"), d.log_text()
 
 
