@@ -15,14 +15,61 @@ namespace havip {
 
 namespace {
 
-int openat2_beneath(int dir, const char* rel, int flags) {
+constexpr int kOpenFlags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+// Set once openat2 answered ENOSYS: a kernel before 5.6 (EL8), or a seccomp
+// filter that does not know it (systemd 252's @system-service).
+bool no_openat2 = false;
+}  // namespace
+
+void UntrustedTree::without_openat2(bool on) { no_openat2 = on; }
+
+namespace {
+
+// Without openat2: one component at a time, none of them a symlink (so
+// nothing can lead out of the tree or to a magic link; ELOOP says which).
+int walk_beneath(int dir, const std::string& rel, int flags) {
+  UniqueFd held;
+  int at = dir;
+  std::size_t start = 0;
+  for (;;) {
+    auto slash = rel.find('/', start);
+    std::string part = rel.substr(start, slash == std::string::npos ? slash : slash - start);
+    if (part.empty() || part == "." || part == "..") {
+      errno = EXDEV;  // what RESOLVE_BENEATH says of a path leaving the tree
+      return -1;
+    }
+    bool last = slash == std::string::npos;
+    int f = (last ? flags : O_RDONLY | O_DIRECTORY) | kOpenFlags | O_NOFOLLOW;
+    int fd;
+    do fd = ::openat(at, part.c_str(), f);
+    while (fd < 0 && errno == EINTR);
+    struct stat st {};
+    // O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: it is a refusal, not
+    // a missing directory.
+    if (fd < 0 && errno == ENOTDIR && ::fstatat(at, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(st.st_mode))
+      errno = ELOOP;
+    if (fd < 0 || last) return fd;
+    held.reset(fd);
+    at = fd;
+    start = slash + 1;
+  }
+}
+
+int openat2_beneath(int dir, const std::string& rel, int flags) {
+  if (no_openat2) return walk_beneath(dir, rel, flags);
   open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  how.flags = static_cast<std::uint64_t>(flags | kOpenFlags);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (;;) {
-    auto fd = static_cast<int>(::syscall(SYS_openat2, dir, rel, &how, sizeof how));
+    auto fd = static_cast<int>(::syscall(SYS_openat2, dir, rel.c_str(), &how, sizeof how));
     // EAGAIN: a rename raced the lookup (the kernel asks to retry); EINTR likewise.
     if (fd < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (fd < 0 && errno == ENOSYS) {
+      no_openat2 = true;
+      return walk_beneath(dir, rel, flags);
+    }
     return fd;
   }
 }
@@ -30,7 +77,9 @@ int openat2_beneath(int dir, const char* rel, int flags) {
 std::string open_error(int err, const std::string& tree) {
   switch (err) {
     case EXDEV: return fmt::format("a symlink leads out of {}", tree);
-    case ELOOP: return "a symlink loops or is a /proc magic link";
+    case ELOOP:
+      return no_openat2 ? "is a symlink (refused: without openat2 no symlink is followed)"
+                        : "a symlink loops or is a /proc magic link";
     case ENXIO: return "is a socket, not a regular file";
     default: return std::strerror(err);
   }
@@ -72,7 +121,7 @@ tl::expected<UntrustedTree, std::string> UntrustedTree::open(const std::string& 
 
 tl::expected<UniqueFd, ReadRefusal> UntrustedTree::open_beneath(const std::string& rel,
                                                                 int flags) const {
-  UniqueFd fd(openat2_beneath(fd_.get(), rel.c_str(), flags));
+  UniqueFd fd(openat2_beneath(fd_.get(), rel, flags));
   if (fd) return fd;
   if (errno == ENOENT || errno == ENOTDIR)
     return tl::unexpected(ReadRefusal{true, std::strerror(errno)});

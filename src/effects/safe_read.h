@@ -39,6 +39,11 @@ class UntrustedTree {
   // Opens the directory `rel` beneath the tree, with the same rules.
   tl::expected<UniqueFd, ReadRefusal> open_dir(const std::string& rel) const;
 
+  // Where openat2 is missing (a kernel before 5.6) or refused (ENOSYS from a
+  // seccomp filter), paths are walked one component at a time instead and no
+  // symlink is followed; this forces that (tests).
+  static void without_openat2(bool on);
+
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
 

@@ -182,6 +182,50 @@ TEST_F(SafeReadTest, ATreeThatIsNoDirectoryIsAnError) {
   EXPECT_EQ(t.error(), base_ + "/file: Not a directory");
 }
 
+// Without openat2 (a kernel before 5.6, or a seccomp filter that answers
+// ENOSYS, as systemd 252's @system-service does): the path is walked one
+// component at a time and no symlink is followed.
+class WalkTest : public SafeReadTest {
+ protected:
+  void SetUp() override {
+    SafeReadTest::SetUp();
+    UntrustedTree::without_openat2(true);
+  }
+  void TearDown() override {
+    UntrustedTree::without_openat2(false);
+    SafeReadTest::TearDown();
+  }
+};
+
+TEST_F(WalkTest, ReadsAGoodFileAndTellsAMissingOne) {
+  std::ofstream(tree_ + "/r1/keepalived.conf") << "vrrp_instance VR_1 {}\n";
+  auto r = open().read("r1/keepalived.conf", kCap);
+  ASSERT_TRUE(r) << r.error().reason;
+  EXPECT_EQ(*r, "vrrp_instance VR_1 {}\n");
+  auto gone = open().read("r2/keepalived.conf", kCap);
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(gone.error().missing);
+}
+
+TEST_F(WalkTest, EverySymlinkIsRefusedInsideTheTreeToo) {
+  const std::string why = "is a symlink (refused: without openat2 no symlink is followed)";
+  std::ofstream(tree_ + "/r1/real.conf") << "inside";
+  fs::create_symlink("real.conf", tree_ + "/r1/keepalived.conf");
+  EXPECT_EQ(refusal("r1/keepalived.conf"), why);
+  fs::create_directory(base_ + "/elsewhere");
+  fs::create_directory_symlink(base_ + "/elsewhere", tree_ + "/r2");
+  EXPECT_EQ(refusal("r2/keepalived.conf"), why);
+  auto d = open().open_dir("r2");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().reason, why);
+}
+
+TEST_F(WalkTest, AFifoIsRefusedWithoutBlockingAndDotDotLeavesNothing) {
+  ASSERT_EQ(::mkfifo((tree_ + "/r1/keepalived.conf").c_str(), 0644), 0);
+  EXPECT_EQ(refusal("r1/keepalived.conf"), "is a FIFO, not a regular file");
+  EXPECT_EQ(refusal("r1/../../secret"), "a symlink leads out of " + tree_);
+}
+
 TEST(ByteSize, SaysCapsAsOperatorsWriteThem) {
   EXPECT_EQ(byte_size(1 << 20), "1 MiB");
   EXPECT_EQ(byte_size(64 << 10), "64 KiB");
