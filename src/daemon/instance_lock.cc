@@ -42,7 +42,19 @@ tl::expected<UniqueFd, std::string> open_lock_file(const LockTarget& t) {
   // remounted read-only (flock needs no write access).
   UniqueFd fd(::openat(dir.get(), kLockFile,
                        O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
-  if (!fd) return tl::unexpected(errno_text(path) + " (the lock file must be a regular file)");
+  if (!fd) {
+    int err = errno;
+    // Said as what it means for the operator: havipd cannot write there.
+    std::string hint = err == ELOOP ? " (a symlink: the lock file must be a regular file)"
+                       : err != EROFS && err != EACCES && err != EPERM
+                           ? ""
+                       : t.create ? " (havipd writes its files there)"
+                                  : " (havipd writes the routers' state files there; under systemd "
+                                    "the unit needs the Neutron drop-in of its header: "
+                                    "ReadWritePaths= and CAP_DAC_OVERRIDE)";
+    return tl::unexpected(fmt::format("cannot lock {} {}: {}: {}{}", t.what, t.dir, path,
+                                      std::strerror(err), hint));
+  }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return tl::unexpected(errno_text(path));
   if (!S_ISREG(st.st_mode)) return tl::unexpected(path + ": not a regular file");
