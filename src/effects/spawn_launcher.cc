@@ -228,7 +228,6 @@ SpawnLauncher::~SpawnLauncher() {
 // not outlive havipd as an orphan: every unit, and every child of havipd
 // found in /proc (a process left behind that was never attributed).
 void SpawnLauncher::kill_everything() {
-  std::set<pid_t> waited;
   for (auto& [id, u] : units_) {
     if (!u->main_status) signal_process(u->exit_source, u->pid, SIGKILL);
     for (auto& [pid, a] : u->adopted) signal_process(a->exit_source, pid, SIGKILL);
