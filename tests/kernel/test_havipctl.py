@@ -212,12 +212,18 @@ def test_socket_is_0660_and_refuses_others(netns, havipd):
     assert "permission denied" in p.stderr and "group 'root'" in p.stderr, p.stderr
 
 
-def test_group_members_read_but_only_root_reloads(netns, havipd):
+def havipd_for_group_nogroup(netns, havipd):
+    """A havipd whose socket group is nogroup, its directory reachable by
+    everyone: (the Havipd, the socket's gid)."""
     a = netns.create("a")
     d = havipd([router("r1", a)], control_socket_group="nogroup")
     os.chmod(d.control_path.parent, 0o755)
     os.chmod(d.control_path.parent.parent, 0o755)
-    gid = os.stat(d.control_path).st_gid
+    return d, os.stat(d.control_path).st_gid
+
+
+def test_group_members_read_but_only_root_reloads(netns, havipd):
+    d, gid = havipd_for_group_nogroup(netns, havipd)
     member = (65534, gid)
     assert "r1" in ctl(d, "status", user=member).stdout
     assert "havip_build_info" in ctl(d, "metrics", user=member).stdout
@@ -283,11 +289,7 @@ def _connect_as_nobody(path, count, gid):
 
 
 def test_idle_group_members_cannot_lock_root_out(netns, havipd):
-    a = netns.create("a")
-    d = havipd([router("r1", a)], control_socket_group="nogroup")
-    os.chmod(d.control_path.parent, 0o755)
-    os.chmod(d.control_path.parent.parent, 0o755)
-    gid = os.stat(d.control_path).st_gid
+    d, gid = havipd_for_group_nogroup(netns, havipd)
     hog = _connect_as_nobody(d.control_path, 70, gid)
     try:
         kept = int(hog.stdout.readline())

@@ -79,6 +79,21 @@ class ControlServerTest : public ::testing::Test {
     auto until = std::chrono::steady_clock::now() + d;
     while (std::chrono::steady_clock::now() < until) sd_event_run(loop_, 10'000);
   }
+  // One byte carrying one descriptor (SCM_RIGHTS), for sendmsg and recvmsg.
+  struct FdMessage {
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    FdMessage() {
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+    }
+    FdMessage(const FdMessage&) = delete;
+    FdMessage& operator=(const FdMessage&) = delete;
+  };
   // `n` connections made by a process running as `uid` (keeping group 0, so
   // it may use the socket): SO_PEERCRED says `uid`. Handed back over
   // SCM_RIGHTS; the process is gone when this returns.
@@ -96,20 +111,13 @@ class ControlServerTest : public ::testing::Test {
         sa.sun_family = AF_UNIX;
         std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path_.c_str());
         if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) ::_exit(2);
-        char byte = 'x';
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+        FdMessage m;
+        cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         std::memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-        if (::sendmsg(sv[1], &msg, 0) != 1) ::_exit(3);
+        if (::sendmsg(sv[1], &m.msg, 0) != 1) ::_exit(3);
         ::close(fd);
       }
       ::_exit(0);
@@ -117,17 +125,10 @@ class ControlServerTest : public ::testing::Test {
     ::close(sv[1]);
     std::vector<UniqueFd> fds;
     for (std::size_t i = 0; i < n; ++i) {
-      char byte;
-      iovec iov{&byte, 1};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      if (::recvmsg(sv[0], &msg, 0) != 1) break;
+      FdMessage m;
+      if (::recvmsg(sv[0], &m.msg, 0) != 1) break;
       int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fd);
+      std::memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m.msg)), sizeof fd);
       fds.emplace_back(fd);
     }
     ::close(sv[0]);
