@@ -43,15 +43,18 @@ sd_event_source* watch_exit(sd_event* loop, pid_t pid, sd_event_child_handler_t 
 
 // Sends `sig` through the pidfd (no pid reuse) and to the process group the
 // process leads, if it leads one.
-void signal_process(sd_event_source* exit_source, pid_t pid, int sig) {
+// The process itself first: kill(-pgid) succeeds as soon as one process of
+// the group got the signal, so a leader we may not signal (a radvd that
+// dropped to its user, without CAP_KILL) would go unnoticed. Returns the
+// errno of that first signal (0: sent, or the process is gone).
+int signal_process(sd_event_source* exit_source, pid_t pid, int sig) {
   int pidfd = exit_source ? sd_event_source_get_child_pidfd(exit_source) : -1;
-  if (pidfd >= 0)
-    ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0);
-  else
-    ::kill(pid, sig);
+  long r = pidfd >= 0 ? ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) : ::kill(pid, sig);
+  int err = r != 0 && errno != ESRCH ? errno : 0;
   // Not reaped yet (we reap in the exit callbacks), so the group id cannot
   // have been reused; ESRCH when it leads no group.
   ::kill(-pid, sig);
+  return err;
 }
 
 std::string comm_of(pid_t pid) {
@@ -295,19 +298,13 @@ void SpawnLauncher::signal(ProcessId id, int sig) {
   if (it == units_.end()) return;
   Unit& u = *it->second;
   u.last_signal = sig;
-  if (!u.main_status) {
-    // The leader through its pidfd first: kill(-pgid) succeeds as soon as
-    // one process of the group got the signal, so a leader we may not signal
-    // (a radvd that dropped to its user, without CAP_KILL) would go
-    // unnoticed and keep advertising on a backup.
-    int pidfd = sd_event_source_get_child_pidfd(u.exit_source);
-    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0 && errno != ESRCH) {
+  // A main process we may not signal is said, not silently left running (it
+  // would keep advertising on a backup).
+  if (!u.main_status)
+    if (int err = signal_process(u.exit_source, u.pid, sig); err != 0)
       log::effect_failure(u.spec.router, u.spec.netns, effect_of(u.spec),
                           fmt::format("cannot send SIG{} to {} (pid {}): {}", sigabbrev_np(sig),
-                                      u.spec.what, u.pid, std::strerror(errno)));
-    }
-    ::kill(-u.pid, sig);
-  }
+                                      u.spec.what, u.pid, std::strerror(err)));
   for (auto& [pid, a] : u.adopted) signal_process(a->exit_source, pid, sig);
 }
 
