@@ -6,9 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/config_parse.h"
+#include "config/config_parse.h"
+#include "daemon/config_file.h"
 #include "daemon/daemon.h"
-#include "daemon/logging.h"
+#include "log/logging.h"
 #include "havip_build.h"
 
 namespace {

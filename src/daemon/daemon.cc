@@ -8,9 +8,6 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,22 +15,21 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "core/config_parse.h"
-#include "ctl/protocol.h"
-#include "effects/atomic_file.h"
-#include "havip_build.h"
-#include "core/privileges.h"
+#include "config/config_parse.h"
+#include "daemon/config_file.h"
 #include "daemon/cstamp_reference.h"
 #include "daemon/dry_run.h"
-#include "daemon/instance_lock.h"
-#include "daemon/logging.h"
-#include "core/neutron.h"
-#include "effects/l3_agent_notifier.h"
+#include "daemon/event_time.h"
 #include "effects/spawn_launcher.h"
+#include "effects/state_queue.h"
+#include "log/logging.h"
 #include "netns/netns.h"
 #include "netns/netns_watch.h"
+#include "neutron/l3_agent_notifier.h"
+#include "neutron/neutron.h"
 
 namespace havip {
 
@@ -42,21 +38,6 @@ namespace {
 std::unique_ptr<StateFiles> make_state_files(const DaemonConfig& d, bool dry_run) {
   if (dry_run) return dry_run_state_files();
   return std::make_unique<FsStateFiles>(d.state_sync);
-}
-
-// The dry run's writes only log, and the log is the loop thread's.
-std::unique_ptr<StateWriter> make_state_writer(const DaemonConfig& d, bool dry_run) {
-  return std::make_unique<StateWriter>(
-      make_state_files(d, dry_run),
-      dry_run ? StateWriter::Mode::inline_ : StateWriter::Mode::threaded);
-}
-
-// A state file write that takes longer is shown as failing (havipctl).
-constexpr Millis kStateWriteSlow{1000};
-
-std::uint64_t usec_of(TimePoint t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  return us < 0 ? 0 : static_cast<std::uint64_t>(us);
 }
 
 // The directories whose files this havipd writes: one havipd each.
@@ -81,9 +62,7 @@ Privileges read_privileges() {
   return p;
 }
 
-std::string netns_label(const std::string& netns) {
-  return netns.empty() ? "the host namespace" : "namespace " + netns;
-}
+void notify_manager(const std::string& state) { sd_notify(0, state.c_str()); }
 
 }  // namespace
 
@@ -91,19 +70,17 @@ Daemon::Daemon(Config config, DaemonOptions options)
     : config_(std::move(config)),
       options_(options),
       engine_(config_.routers),
-      state_writer_(make_state_writer(config_.daemon, options.dry_run)),
-      netns_retry_(Millis(10), Millis(2000), 12),
-      state_retry_(Millis(100), Millis(30000)) {}
+      readiness_(notify_manager) {}
 
 Daemon::~Daemon() {
-  log::set_event_hook(nullptr);
   control_.reset();
-  effects_.reset();
+  pipeline_.reset();
   notifier_.target.reset();
   launcher_.reset();  // kills whatever child is left: nothing is orphaned
-  monitors_.clear();
+  namespaces_.reset();
   netns_dir_.reset();
-  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, metrics_timer_, state_io_})
+  textfile_.reset();
+  for (auto* s : {post_, idle_, hold_down_timer_, retry_timer_, state_io_})
     sd_event_source_disable_unref(s);
   sd_event_unref(loop_);
 }
@@ -116,20 +93,18 @@ int Daemon::run() {
   // deadline: shutdown does not wait for a disk (the writer is left behind).
   auto until = std::max(stop_deadline_.value_or(Clock::now()), Clock::now() + Millis(100));
   bool written = state_writer_->wait(until);
-  state_written();  // their results, failures included, are logged
+  pipeline_->written(Clock::now());  // their results, failures included, are reported
   if (!written) {
-    std::vector<std::string> left;
-    for (const auto& router : engine_.status())
-      if (state_writer_->pending_since(router.name)) left.push_back(router.name);
+    auto left = pipeline_->unwritten();
     spdlog::error("stopping although the state files of {} router(s) are still being written "
                   "(the disk does not answer): {}",
                   left.size(), fmt::join(left, ", "));
   }
   control_.reset();
-  if (!config_.daemon.metrics_textfile.empty() && !options_.dry_run) write_metrics_file();
-  effects_.reset();
+  textfile_->write();
+  pipeline_.reset();
   launcher_.reset();
-  monitors_.clear();
+  namespaces_.reset();
   spdlog::info("stopped");
   if (r < 0) {
     spdlog::error("event loop failed: {}", std::strerror(-r));
@@ -184,33 +159,32 @@ bool Daemon::setup() {
     sd_event_add_time(loop_, t, CLOCK_MONOTONIC, 0, 1, cb, this);
     sd_event_source_set_enabled(*t, SD_EVENT_OFF);
   }
-  sd_event_add_io(loop_, &state_io_, state_writer_->fd(), EPOLLIN, on_state_written, this);
-  sd_event_add_time(loop_, &metrics_timer_, CLOCK_MONOTONIC, 0, 0, on_metrics_timer, this);
-  sd_event_source_set_enabled(metrics_timer_, SD_EVENT_OFF);
-  log::set_event_hook([this](log::Kind k, std::span<const log::Field> f) { counted(k, f); });
   auto home = netns::open_current();
   if (!home) {
     spdlog::error("cannot open the current network namespace: {}", home.error());
     return false;
   }
   home_ns_ = std::move(*home);
-  auto ns_fd = [this](const std::string& ns) { return netns_fd(ns); };
-  if (options_.dry_run) {
-    launcher_ = dry_run_launcher(loop_);
-    sysctls_ = dry_run_sysctls();
-    run_files_ = dry_run_files();
-  } else {
-    launcher_ = std::make_unique<SpawnLauncher>(loop_, home_ns_.get(), ns_fd);
-    sysctls_ = std::make_unique<ProcSysctls>(home_ns_.get(), ns_fd);
-    run_files_ = std::make_unique<FsRunFiles>();
-  }
-  effects_ = std::make_unique<Effects>(
-      EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }, &notifier_});
+  make_effects();
+  namespaces_ = std::make_unique<Namespaces>(namespace_io(),
+                                             [this](Event&& e) { feed(std::move(e)); });
   watch_netns_dir();
   control_ = std::make_unique<ControlServer>(
-      loop_, ControlServer::Handlers{[this] { return status_json(); },
-                                     [this] { return metrics_text(); },
+      loop_, ControlServer::Handlers{[this] { return commands_->status(Clock::now()); },
+                                     [this] { return commands_->metrics(); },
                                      [this] { return reload(); }});
+  commands_ = std::make_unique<ControlCommands>(
+      ControlCommands::Sources{engine_, *pipeline_, *namespaces_, counters_, metrics_,
+                               [this] { return readiness_.ready(); }},
+      ControlCommands::Watchers{[this] { return control_ ? control_->watchers() : 0; },
+                                [this](const std::string& line) { control_->broadcast(line); }},
+      [] { return std::chrono::system_clock::now(); });
+  textfile_ = std::make_unique<MetricsTextfile>(loop_, [this] { return commands_->metrics(); });
+  textfile_->set_path(options_.dry_run ? "" : config_.daemon.metrics_textfile);
+  observers_.add(journal_);
+  observers_.add(metrics_);
+  observers_.add(*commands_);
+  observers_.add(*textfile_);
   listen_control();
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
@@ -218,6 +192,55 @@ bool Daemon::setup() {
   apply_routers();
   flush();  // with nothing to watch, this is already READY
   return true;
+}
+
+// The launcher, sysctls, run files and the state file writer (real, or the
+// dry run's that only log), and the pipeline that uses them.
+void Daemon::make_effects() {
+  auto ns_fd = [this](const std::string& ns) {
+    return ns.empty() ? home_ns_.get() : namespaces_->ns_fd(ns);
+  };
+  // The dry run's writes only log, and the log is the loop thread's.
+  auto writer = std::make_unique<StateWriter>(
+      make_state_files(config_.daemon, options_.dry_run),
+      options_.dry_run ? StateWriter::Mode::inline_ : StateWriter::Mode::threaded);
+  state_writer_ = writer.get();
+  if (options_.dry_run) {
+    launcher_ = dry_run_launcher(loop_);
+    sysctls_ = dry_run_sysctls();
+    run_files_ = dry_run_files();
+  } else {
+    launcher_ = std::make_unique<SpawnLauncher>(loop_, observers_, home_ns_.get(), ns_fd);
+    sysctls_ = std::make_unique<ProcSysctls>(home_ns_.get(), ns_fd);
+    run_files_ = std::make_unique<FsRunFiles>();
+  }
+  pipeline_ = std::make_unique<Pipeline>(
+      EffectsContext{*launcher_, *sysctls_, *run_files_, [] { return Clock::now(); }, observers_,
+                     &notifier_},
+      std::make_unique<StateWriterQueue>(std::move(writer)));
+  sd_event_add_io(loop_, &state_io_, state_writer_->fd(), EPOLLIN, on_state_written, this);
+}
+
+Namespaces::Io Daemon::namespace_io() {
+  return Namespaces::Io{
+      [this](const std::string& ns) {
+        struct stat st {};
+        std::string path = config_.daemon.netns_dir + "/" + ns;
+        // Only a file known missing counts: any other error is the open's to report.
+        return ns.empty() || ::stat(path.c_str(), &st) == 0 || errno != ENOENT;
+      },
+      [this](const std::string& ns, Namespaces::Feed sink)
+          -> tl::expected<std::unique_ptr<Namespaces::Monitor>, std::string> {
+        auto fd = ns.empty()
+                      ? tl::expected<UniqueFd, std::string>(UniqueFd(::dup(home_ns_.get())))
+                      : netns::open_named(config_.daemon.netns_dir, ns);
+        if (!fd) return tl::unexpected(fd.error());
+        auto mon = std::make_unique<NetnsMonitor>(loop_, ns, std::move(*fd), home_ns_.get(),
+                                                  config_.daemon.netlink_receive_buffer,
+                                                  std::move(sink), counters_, cstamps_);
+        if (auto started = mon->start(); !started) return tl::unexpected(started.error());
+        return mon;
+      }};
 }
 
 void Daemon::take_cstamp_reference() {
@@ -250,8 +273,8 @@ void Daemon::start_neutron() {
   else if (!current || current->socket_path() != socket) {
     notifier_.target.reset();
     try {
-      notifier_.target =
-          std::make_unique<L3AgentNotifier>(loop_, socket, [] { return Clock::now(); });
+      notifier_.target = std::make_unique<L3AgentNotifier>(loop_, observers_, socket,
+                                                           [] { return Clock::now(); });
     } catch (const std::exception& e) {
       // Everything else of Neutron mode works without it.
       spdlog::error("neutron: the L3 agent cannot be notified: {}; state files, sysctls and "
@@ -290,100 +313,35 @@ std::vector<RouterConfig> Daemon::all_routers() {
 void Daemon::apply_routers() {
   auto now = Clock::now();
   auto routers = all_routers();
-  auto leaving = primaries_leaving(routers);
   auto actions = engine_.reconfigure(routers, now);
-  for (const auto& r : leaving) state_writer_->submit(r.state_dir, r.name, Role::backup, false);
   pending_.insert(pending_.end(), actions.begin(), actions.end());
-  effects_->configure(config_.daemon, routers, [&](const std::string& name) {
+  pipeline_->configure(config_.daemon, routers, [&](const std::string& name) {
     return engine_.role_of(name).value_or(Role::unknown);
   }, now);
   std::set<std::string> names;
   for (const auto& r : routers) names.insert(r.name);
   metrics_.keep_only(names);
-  std::erase_if(last_, [&](const auto& kv) { return !names.contains(kv.first); });
-  metrics_changed();
-  want_namespaces();
-}
-
-// Routers about to be removed (or renamed) while primary, whose state file
-// havipd writes: it must not go on saying primary for a router nobody serves
-// (its radvd and services are stopped). Not Neutron's: their directory is
-// being removed by Neutron, which a write would race.
-std::vector<RouterConfig> Daemon::primaries_leaving(const std::vector<RouterConfig>& next) const {
-  std::set<std::string> staying;
-  for (const auto& r : next) staying.insert(r.name);
-  std::vector<RouterConfig> out;
-  for (const auto& st : engine_.status()) {
-    const RouterConfig* r = engine_.router(st.name);
-    if (!staying.contains(st.name) && r && r->create_state_dir && st.role == Role::primary)
-      out.push_back(*r);
-  }
-  return out;
+  commands_->keep_only(names);
+  textfile_->changed();
+  namespaces_->want(engine_.namespaces(), now);
 }
 
 void Daemon::watch_netns_dir() {
   netns_dir_ = std::make_unique<NetnsDirWatch>(
       loop_, config_.daemon.netns_dir,
-      [this](const std::vector<netns::NetnsChange>& changes) { netns_dir_changed(changes); },
-      [this] { netns_dir_rescanned(); });
+      [this](const std::vector<netns::NetnsChange>& changes) {
+        auto now = Clock::now();
+        for (const auto& ch : changes) {
+          if (neutron_) neutron_->netns_changed(ch.name);
+          if (ch.appeared)
+            namespaces_->appeared(ch.name, now);
+          else
+            namespaces_->deleted(ch.name);
+        }
+      },
+      [this] { namespaces_->rescan(engine_.namespaces(), Clock::now()); });
   if (auto ok = netns_dir_->start(); !ok)
     spdlog::error("{}; namespaces created later will not be noticed", ok.error());
-}
-
-void Daemon::want_namespaces() {
-  auto wanted = engine_.namespaces();
-  std::erase_if(monitors_, [&](const auto& kv) { return !wanted.contains(kv.first); });
-  for (const auto& ns : wanted)
-    if (!monitors_.contains(ns)) try_open(ns);
-}
-
-void Daemon::try_open(const std::string& ns) {
-  struct stat st {};
-  std::string path = config_.daemon.netns_dir + "/" + ns;
-  if (!ns.empty() && ::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
-    netns_retry_.clear(ns);
-    spdlog::info("{} does not exist yet; its routers stay unknown until it appears",
-                 netns_label(ns));
-    return;
-  }
-  auto fd = ns.empty() ? tl::expected<UniqueFd, std::string>(UniqueFd(::dup(home_ns_.get())))
-                       : netns::open_named(config_.daemon.netns_dir, ns);
-  tl::expected<void, std::string> started = tl::unexpected(fd ? "" : fd.error());
-  std::unique_ptr<NetnsMonitor> mon;
-  if (fd) {
-    mon = std::make_unique<NetnsMonitor>(
-        loop_, ns, std::move(*fd), home_ns_.get(), config_.daemon.netlink_receive_buffer,
-        [this, ns](Event&& e) {
-          // A monitor that cannot re-open its socket reports its namespace
-          // gone; it is destroyed after this dispatch and retried later.
-          if (std::holds_alternative<NetnsGone>(e)) dead_monitors_.insert(ns);
-          feed(std::move(e));
-        },
-        counters_, cstamps_);
-    started = mon->start();
-  }
-  if (!started) {
-    auto delay = netns_retry_.failed(ns, Clock::now());
-    if (delay)
-      spdlog::debug("{}: {}; retrying in {}", netns_label(ns), started.error(), *delay);
-    else
-      spdlog::error("{}: {}; giving up until it is re-created", netns_label(ns), started.error());
-    return;
-  }
-  netns_retry_.clear(ns);
-  dead_monitors_.erase(ns);
-  monitors_[ns] = std::move(mon);
-  spdlog::info("watching {}", netns_label(ns));
-}
-
-void Daemon::drop(const std::string& ns, const std::string& reason) {
-  netns_retry_.clear(ns);
-  dead_monitors_.erase(ns);
-  if (monitors_.erase(ns) == 0) return;
-  log::structured(spdlog::level::warn, {{"HAVIP_NAMESPACE", ns}},
-                  fmt::format("{} {}; its routers are now unknown", netns_label(ns), reason),
-                  log::Kind::netns_gone);
-  feed(NetnsGone{ns, reason});
 }
 
 void Daemon::feed(Event&& event) {
@@ -394,12 +352,7 @@ void Daemon::feed(Event&& event) {
 }
 
 void Daemon::flush() {
-  for (const auto& ns : dead_monitors_) {
-    monitors_.erase(ns);
-    if (auto delay = netns_retry_.failed(ns, Clock::now()))
-      spdlog::info("{}: trying again in {}", netns_label(ns), *delay);
-  }
-  dead_monitors_.clear();
+  namespaces_->reap(Clock::now());
   if (relisten_) {
     relisten_ = false;
     listen_control();
@@ -409,28 +362,32 @@ void Daemon::flush() {
   for (const auto& a : actions) std::visit([&](const auto& x) { apply(x); }, a);
   batch_start_.reset();
   auto now = Clock::now();
-  effects_->tick(now);
-  arm(hold_down_timer_, engine_.next_deadline());
+  pipeline_->tick(now);
+  arm_timer(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
-  for (auto t : {netns_retry_.next(), state_retry_.next(), effects_->deadline(), stop_deadline_})
+  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
-  arm(retry_timer_, wake);
-  report();
-  if (status_dirty_ || !actions.empty()) sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
-  if (stop_deadline_ && (effects_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
+  arm_timer(retry_timer_, wake);
+  bool synced = true;
+  for (const auto& ns : namespaces_->watched()) synced = synced && engine_.synced(ns);
+  readiness_.update(engine_.counts(), synced, pipeline_->writing());
+  if (readiness_.status_due() || !actions.empty())
+    sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
+  if (stop_deadline_ && (pipeline_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
+}
+
+void Daemon::apply(const RoleChange& c) {
+  pipeline_->apply(c, Clock::now());
+  // The effects that do not wait for the disk are done: the state file
+  // handed to the writer, sysctls set, radvd started or killed.
+  if (batch_start_) metrics_.latency(Clock::now() - *batch_start_);
 }
 
 void Daemon::apply(const GatewayAppeared& g) {
   const RouterConfig* config = engine_.router(g.router);
   log::router(spdlog::level::info, g.router, config ? config->netns : "",
               "gateway interface appeared; writing its sysctls");
-  effects_->gateway_appeared(g.router, Clock::now());
-}
-
-int Daemon::netns_fd(const std::string& netns) const {
-  if (netns.empty()) return home_ns_.get();
-  auto it = monitors_.find(netns);
-  return it == monitors_.end() ? -1 : it->second->ns_fd();
+  pipeline_->gateway_appeared(g.router, Clock::now());
 }
 
 void Daemon::stop() {
@@ -438,138 +395,38 @@ void Daemon::stop() {
   Millis grace(1000);
   for (const auto& r : config_.routers)
     for (const auto& svc : r.services) grace = std::max(grace, svc.stop_timeout + Millis(1000));
-  sd_notify(0, "STOPPING=1");
+  readiness_.stopping();
   auto now = Clock::now();
   stop_deadline_ = now + grace;
-  effects_->shutdown(now);
+  pipeline_->shutdown(now);
   // Stop listening to the kernel: during a flap storm the netlink sockets
   // never run dry, and draining them would hold up the exit for as long as
   // the storm lasts. What was read is still applied; the next start dumps
   // the kernel's state anyway.
-  monitors_.clear();
-  dead_monitors_.clear();
+  namespaces_->close();
   if (netns_dir_) netns_dir_->stop();
 }
 
-void Daemon::apply(const RoleChange& c) {
-  std::uint64_t write = c.to != Role::unknown ? write_state(c.router, c.to) : 0;
-  auto level = c.to == Role::unknown ? spdlog::level::warn : spdlog::level::info;
-  log::structured(level,
-                  {{"HAVIP_ROUTER", c.router},
-                   {"HAVIP_NAMESPACE", c.netns},
-                   {"HAVIP_INTERFACE", c.interface},
-                   {"HAVIP_ROLE", std::string(role_name(c.to))},
-                   {"HAVIP_PREVIOUS_ROLE", std::string(role_name(c.from))},
-                   {"HAVIP_REASON", c.reason}},
-                  fmt::format("{}: {} -> {} ({})", c.router, role_name(c.from),
-                              role_name(c.to), c.reason),
-                  log::Kind::transition);
-  if (!stop_deadline_) effects_->transition(c, Clock::now(), write);
-  // The synchronous effects are done: the state file handed to the writer,
-  // sysctls set, radvd started or killed (hooks and the L3 agent's
-  // notification follow the state file).
-  if (batch_start_) metrics_.latency(Clock::now() - *batch_start_);
-  metrics_.transition(c.router, c.to);
-  auto wall = std::chrono::system_clock::now();
-  auto& last = last_[c.router];
-  last.time = wall;
-  last.reason = c.reason;
-  ++last.count;
-  metrics_changed();
-  if (control_ && control_->watchers() > 0)
-    control_->broadcast(ctl::to_line(ctl::transition_json(
-        {wall, c.router, c.netns, c.interface, c.from, c.to, c.reason})));
-}
-
-std::uint64_t Daemon::write_state(const std::string& router, Role role) {
-  const RouterConfig* config = engine_.router(router);
-  if (!config) return 0;  // removed meanwhile
-  state_retry_.attempting(router);  // a retry is not started again until this one is done
-  return state_writer_->submit(config->state_dir, router, role, config->create_state_dir);
-}
-
 int Daemon::on_state_written(sd_event_source*, int, std::uint32_t, void* self) {
-  static_cast<Daemon*>(self)->state_written();
+  static_cast<Daemon*>(self)->pipeline_->written(Clock::now());
   return 0;
-}
-
-void Daemon::state_written() {
-  for (auto& r : state_writer_->take()) {
-    const RouterConfig* config = engine_.router(r.router);
-    if (r.outcome || !config) {  // a removed router's file needs no retry
-      state_retry_.clear(r.router);
-      if (r.outcome && !*r.outcome && config)
-        log::router(spdlog::level::info, r.router, config->netns,
-                    "state file not written: {}/{} is gone (the router is being removed)",
-                    r.dir, r.router);
-    } else {
-      auto delay = state_retry_.failed(r.router, Clock::now());
-      log::effect_failure(r.router, config->netns, "state_file",
-                          fmt::format("cannot write state file: {}; retrying in {}",
-                                      r.outcome.error(), delay.value_or(Millis(0))));
-    }
-    effects_->state_written(r.router, r.seq);
-  }
-}
-
-bool Daemon::state_file_failing(const std::string& router, TimePoint now) const {
-  if (state_retry_.contains(router)) return true;
-  auto since = state_writer_->pending_since(router);
-  return since && now - *since > kStateWriteSlow;
-}
-
-void Daemon::retry_due() {
-  auto now = Clock::now();
-  for (const auto& ns : netns_retry_.due(now)) try_open(ns);
-  for (const auto& router : state_retry_.due(now)) {
-    auto role = engine_.role_of(router);
-    if (!role || *role == Role::unknown) {
-      state_retry_.clear(router);
-      continue;
-    }
-    write_state(router, *role);
-  }
-}
-
-void Daemon::arm(sd_event_source* timer, std::optional<TimePoint> at) {
-  if (!at) {
-    sd_event_source_set_enabled(timer, SD_EVENT_OFF);
-    return;
-  }
-  sd_event_source_set_time(timer, usec_of(*at));
-  sd_event_source_set_enabled(timer, SD_EVENT_ONESHOT);
-}
-
-void Daemon::report() {
-  auto c = engine_.counts();
-  std::string status = fmt::format("{} router{}: {} primary, {} backup", c.total(),
-                                   c.total() == 1 ? "" : "s", c.primary, c.backup);
-  if (c.unknown) status += fmt::format(", {} unknown", c.unknown);
-  if (!ready_) {
-    for (const auto& [ns, mon] : monitors_)
-      if (!engine_.synced(ns)) return;
-    // Ready means the state files say what the kernel says: the first
-    // writes are done (or failed and being retried).
-    if (state_writer_->busy()) return;
-    ready_ = true;
-    spdlog::info("ready: {}", status);
-    sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
-  } else if (status != last_status_) {
-    status_dirty_ = true;  // sent by on_idle: not once per transition of a burst
-  }
-  last_status_ = status;
 }
 
 int Daemon::on_idle(sd_event_source*, void* self) {
-  auto* d = static_cast<Daemon*>(self);
   // A burst (a mass failover: a thousand notifications in flight at once)
   // leaves freed heap behind; give it back to the system once it is over.
   ::malloc_trim(0);
-  if (d->status_dirty_) {
-    d->status_dirty_ = false;
-    sd_notifyf(0, "STATUS=%s", d->last_status_.c_str());
-  }
+  static_cast<Daemon*>(self)->readiness_.idle();
   return 0;
+}
+
+nlohmann::ordered_json Daemon::reload_rejected(const std::string& message,
+                                               std::vector<std::string> errors) {
+  log::structured(spdlog::level::err, {{"HAVIP_RELOAD", "rejected"}}, message, log::Kind::reload);
+  readiness_.reloaded();
+  nlohmann::ordered_json answer{{"ok", false}, {"error", message}};
+  if (!errors.empty()) answer["errors"] = errors;
+  return answer;
 }
 
 nlohmann::ordered_json Daemon::reload() {
@@ -578,8 +435,7 @@ nlohmann::ordered_json Daemon::reload() {
     spdlog::warn("reload ignored: havipd is stopping");
     return {{"ok", false}, {"error", "havipd is stopping"}};
   }
-  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-             static_cast<unsigned long long>(usec_of(Clock::now())));
+  readiness_.reloading(usec_of(Clock::now()));
   auto next = load_config(config_.path);
   if (!next) {
     std::vector<std::string> errors;
@@ -587,20 +443,14 @@ nlohmann::ordered_json Daemon::reload() {
       errors.push_back(e.to_string());
       spdlog::error("{}", errors.back());
     }
-    std::string message = fmt::format("reload rejected: {} has {} error(s); the running "
-                                      "configuration stays",
-                                      config_.path, next.error().size());
-    log::structured(spdlog::level::err, {{"HAVIP_RELOAD", "rejected"}}, message, log::Kind::reload);
-    sd_notify(0, "READY=1");
-    return {{"ok", false}, {"error", message}, {"errors", errors}};
+    return reload_rejected(fmt::format("reload rejected: {} has {} error(s); the running "
+                                       "configuration stays",
+                                       config_.path, next.error().size()),
+                           std::move(errors));
   }
-  if (auto refused = cannot_serve(*next)) {
-    std::string message =
-        fmt::format("reload rejected: {}; the running configuration stays", *refused);
-    log::structured(spdlog::level::err, {{"HAVIP_RELOAD", "rejected"}}, message, log::Kind::reload);
-    sd_notify(0, "READY=1");
-    return {{"ok", false}, {"error", message}};
-  }
+  if (auto refused = cannot_serve(*next))
+    return reload_rejected(
+        fmt::format("reload rejected: {}; the running configuration stays", *refused));
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
   bool files_changed = next->daemon.state_dir != config_.daemon.state_dir ||
                        next->daemon.state_sync != config_.daemon.state_sync;
@@ -609,10 +459,9 @@ nlohmann::ordered_json Daemon::reload() {
   if (files_changed) state_writer_->replace(make_state_files(next->daemon, options_.dry_run));
   std::size_t before = config_.routers.size();
   config_ = std::move(*next);
+  textfile_->set_path(options_.dry_run ? "" : config_.daemon.metrics_textfile);
   if (dir_changed) {
-    std::vector<std::string> names;
-    for (const auto& [ns, mon] : monitors_) names.push_back(ns);
-    for (const auto& ns : names) drop(ns, "left behind by the new netns_dir");
+    namespaces_->drop_all("left behind by the new netns_dir");
     watch_netns_dir();
   }
   // The client asking for this reload is answered on the old socket first;
@@ -620,18 +469,14 @@ nlohmann::ordered_json Daemon::reload() {
   relisten_ = control_changed;
   start_neutron();
   apply_routers();
-  if (files_changed) {
-    // The new directory must hold every known role now, not at the next change.
-    state_retry_ = Backoff(Millis(100), Millis(30000));
-    for (const auto& r : engine_.status())
-      if (r.role != Role::unknown) write_state(r.name, r.role);
-  }
+  // The new directory must hold every known role now, not at the next change.
+  if (files_changed) pipeline_->rewrite_state_files();
   std::size_t routers = engine_.status().size();
   log::structured(spdlog::level::info, {{"HAVIP_RELOAD", "applied"}},
                   fmt::format("configuration reloaded from {}: {} routers (was {})",
                               config_.path, config_.routers.size(), before),
                   log::Kind::reload);
-  sd_notify(0, "READY=1");
+  readiness_.reloaded();
   return {{"ok", true}, {"routers", routers}};
 }
 
@@ -666,126 +511,6 @@ void Daemon::listen_control() {
                d.control_socket_group.empty() ? "" : ", group " + d.control_socket_group);
 }
 
-nlohmann::ordered_json Daemon::status_json() const {
-  ctl::Status s;
-  s.version = HAVIP_VERSION;
-  s.pid = static_cast<int>(::getpid());
-  s.ready = ready_;
-  for (const auto& [ns, mon] : monitors_) s.namespaces.push_back(ns);
-  auto now = Clock::now();
-  for (const auto& r : engine_.status()) {
-    ctl::RouterStatus out;
-    out.name = r.name;
-    out.netns = r.netns;
-    out.role = r.role;
-    if (const RouterConfig* config = engine_.router(r.name)) out.interface = config->interface;
-    if (r.pending_until)
-      out.pending_s = std::chrono::duration<double>(*r.pending_until - now).count();
-    if (auto it = last_.find(r.name); it != last_.end()) {
-      out.since = it->second.time;
-      out.reason = it->second.reason;
-      out.transitions = it->second.count;
-    }
-    if (const RouterEffects* fx = effects_->router(r.name)) {
-      auto child = [](const Supervisor& sup) {
-        return ctl::ChildStatus{sup.spec().what, sup.pid(),
-                                std::string(Supervisor::state_name(sup.state()))};
-      };
-      if (fx->radvd()) out.children.push_back(child(fx->radvd()->supervisor()));
-      for (const auto& svc : fx->services()) out.children.push_back(child(*svc));
-      out.failing = fx->failing();
-    }
-    if (state_file_failing(r.name, now)) out.failing.insert(out.failing.begin(), "state_file");
-    s.routers.push_back(std::move(out));
-  }
-  return ctl::status_json(s);
-}
-
-std::string Daemon::metrics_text() const {
-  MetricsInput in;
-  for (const auto& r : engine_.status()) in.routers.push_back({r.name, r.netns, r.role});
-  in.netlink_resyncs = counters_.resyncs;
-  in.netlink_messages = counters_.messages;
-  in.netlink_malformed = counters_.malformed;
-  in.namespaces_watched = monitors_.size();
-  return metrics_.render(in, HAVIP_VERSION);
-}
-
-void Daemon::counted(log::Kind kind, std::span<const log::Field> fields) {
-  std::string router(log::field(fields, "HAVIP_ROUTER"));
-  if (kind == log::Kind::effect_failure) {
-    metrics_.effect_failure(router, std::string(log::field(fields, "HAVIP_EFFECT")));
-    metrics_changed();
-  } else if (kind == log::Kind::child_exit && log::field(fields, "HAVIP_EXPECTED") == "no") {
-    metrics_.child_exit(router, std::string(log::field(fields, "HAVIP_CHILD")));
-    metrics_changed();
-  }
-}
-
-// The textfile is rewritten after changes, at most once a second (a mass
-// failover is one write, not a thousand), and every minute regardless so
-// its mtime shows havipd alive.
-void Daemon::metrics_changed() {
-  if (config_.daemon.metrics_textfile.empty() || options_.dry_run || !metrics_timer_) return;
-  auto now = Clock::now();
-  TimePoint at = metrics_written_ ? std::max(now, *metrics_written_ + std::chrono::seconds(1)) : now;
-  uint64_t when = 0;
-  int enabled = SD_EVENT_OFF;
-  sd_event_source_get_enabled(metrics_timer_, &enabled);
-  sd_event_source_get_time(metrics_timer_, &when);
-  if (enabled != SD_EVENT_OFF && when <= usec_of(at)) return;
-  arm(metrics_timer_, at);
-}
-
-void Daemon::write_metrics_file() {
-  const std::string& path = config_.daemon.metrics_textfile;
-  auto slash = path.rfind('/');
-  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
-  std::string name = path.substr(slash + 1);
-  metrics_written_ = Clock::now();
-  UniqueFd d(::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  tl::expected<Written, std::string> ok =
-      d ? write_atomic(d.get(), dir, name, metrics_text(), false)
-        : tl::expected<Written, std::string>(
-              tl::unexpected(fmt::format("{}: {}", dir, std::strerror(errno))));
-  if (!ok) spdlog::warn("metrics textfile: {}; trying again in a minute", ok.error());
-}
-
-int Daemon::on_metrics_timer(sd_event_source*, std::uint64_t, void* self) {
-  auto* d = static_cast<Daemon*>(self);
-  if (d->config_.daemon.metrics_textfile.empty()) return 0;
-  d->write_metrics_file();
-  d->arm(d->metrics_timer_, Clock::now() + std::chrono::seconds(60));
-  return 0;
-}
-
-void Daemon::netns_dir_changed(const std::vector<netns::NetnsChange>& changes) {
-  if (neutron_)
-    for (const auto& ch : changes) neutron_->netns_changed(ch.name);
-  auto wanted = engine_.namespaces();
-  for (const auto& ch : changes) {
-    if (!wanted.contains(ch.name)) continue;
-    if (!ch.appeared) {
-      drop(ch.name, "was deleted");
-    } else if (!monitors_.contains(ch.name)) {
-      netns_retry_.clear(ch.name);
-      spdlog::info("{} appeared", netns_label(ch.name));
-      try_open(ch.name);
-    }
-  }
-}
-
-// After the directory was replaced or inotify lost events: every wanted
-// namespace is looked up again, whatever the events said.
-void Daemon::netns_dir_rescanned() {
-  for (const auto& ns : engine_.namespaces()) {
-    struct stat st {};
-    bool exists = ns.empty() || ::stat((config_.daemon.netns_dir + "/" + ns).c_str(), &st) == 0;
-    if (!exists) drop(ns, "was deleted");
-    else if (!monitors_.contains(ns)) try_open(ns);
-  }
-}
-
 int Daemon::on_signal(sd_event_source*, const signalfd_siginfo* si, void* self) {
   auto* d = static_cast<Daemon*>(self);
   if (si->ssi_signo == SIGHUP) {
@@ -809,7 +534,8 @@ int Daemon::on_hold_down(sd_event_source*, std::uint64_t, void* self) {
 }
 
 int Daemon::on_retry(sd_event_source*, std::uint64_t, void* self) {
-  static_cast<Daemon*>(self)->retry_due();
+  auto* d = static_cast<Daemon*>(self);
+  d->namespaces_->retry(Clock::now());
   return 0;
 }
 

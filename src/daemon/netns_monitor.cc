@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/logging.h"
+#include "log/logging.h"
 
 #include "netns/netns.h"
 

@@ -14,6 +14,7 @@
 #include "core/cstamp_clock.h"
 #include "core/events.h"
 #include "core/unique_fd.h"
+#include "daemon/namespaces.h"
 #include "netlink/decode.h"
 #include "netlink/socket.h"
 
@@ -28,13 +29,13 @@ struct MonitorCounters {
   std::uint64_t messages = 0;         // link/address messages decoded
 };
 
-class NetnsMonitor {
+class NetnsMonitor final : public Namespaces::Monitor {
  public:
   using Sink = std::function<void(Event&&)>;
 
   NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, int home_fd,
                int receive_buffer, Sink sink, MonitorCounters& counters, CstampClock& cstamps);
-  ~NetnsMonitor();
+  ~NetnsMonitor() override;
   NetnsMonitor(const NetnsMonitor&) = delete;
   NetnsMonitor& operator=(const NetnsMonitor&) = delete;
 
@@ -42,7 +43,7 @@ class NetnsMonitor {
   tl::expected<void, std::string> start();
   const std::string& netns() const { return netns_; }
   // The namespace, for effects that must enter it (sysctls, children).
-  int ns_fd() const { return ns_fd_.get(); }
+  int ns_fd() const override { return ns_fd_.get(); }
 
  private:
   static int on_readable(sd_event_source* s, int fd, std::uint32_t revents, void* self);

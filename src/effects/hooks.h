@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/types.h"
+#include "effects/observer.h"
 #include "effects/process.h"
 
 namespace havip {
@@ -18,7 +19,7 @@ namespace havip {
 class HookQueue {
  public:
   using ClockFn = std::function<TimePoint()>;
-  HookQueue(Launcher& launcher, ClockFn clock, std::string router, std::string netns,
+  HookQueue(Launcher& launcher, Observer& observer, ClockFn clock, std::string router, std::string netns,
             std::vector<HookConfig> hooks);
   ~HookQueue();
   HookQueue(const HookQueue&) = delete;
@@ -46,6 +47,7 @@ class HookQueue {
   void done(ExitStatus status);
 
   Launcher& launcher_;
+  Observer& observer_;
   ClockFn clock_;
   std::string router_, netns_;
   std::vector<HookConfig> hooks_;

@@ -58,14 +58,15 @@ ProcessSpec RadvdEffect::check_spec(const DaemonConfig& d, const RouterConfig& r
                      child_environment(r.name, r.netns)};
 }
 
-RadvdEffect::RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockFn clock,
+RadvdEffect::RadvdEffect(Launcher& launcher, Observer& observer, RunFiles& files,
+                         Supervisor::ClockFn clock,
                          const DaemonConfig& daemon, const RouterConfig& router)
     : files_(files),
       run_dir_(daemon.run_dir),
       router_(router.name),
       pid_file_(pid_path(daemon, router)),
       rendered_(content_of(router)),
-      supervisor_(launcher, std::move(clock), run_spec(daemon, router), radvd_policy(),
+      supervisor_(launcher, observer, std::move(clock), run_spec(daemon, router), radvd_policy(),
                   check_spec(daemon, router)) {}
 
 void RadvdEffect::precheck(TimePoint now) {

@@ -18,7 +18,7 @@ namespace havip {
 
 class RadvdEffect {
  public:
-  RadvdEffect(Launcher& launcher, RunFiles& files, Supervisor::ClockFn clock,
+  RadvdEffect(Launcher& launcher, Observer& observer, RunFiles& files, Supervisor::ClockFn clock,
               const DaemonConfig& daemon, const RouterConfig& router);
 
   // Checks the configuration with radvd --configtest ahead of any transition.

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/sysctl_plan.h"
-#include "daemon/logging.h"
+#include "log/logging.h"
 
 namespace havip {
 
@@ -25,14 +25,15 @@ RouterEffects::RouterEffects(EffectsContext ctx, const DaemonConfig& daemon,
                              const RouterConfig& router)
     : ctx_(ctx),
       config_(router),
-      hooks_(ctx.launcher, ctx.clock, router.name, router.netns, router.hooks),
+      hooks_(ctx.launcher, ctx.observer, ctx.clock, router.name, router.netns, router.hooks),
       retry_(Millis(100), Millis(30000)) {
   if (router.radvd)
-    radvd_ = std::make_unique<RadvdEffect>(ctx.launcher, ctx.files, ctx.clock, daemon, router);
+    radvd_ = std::make_unique<RadvdEffect>(ctx.launcher, ctx.observer, ctx.files, ctx.clock,
+                                           daemon, router);
   for (const auto& s : router.services) {
     SupervisorPolicy policy;
     policy.stop_timeout = s.stop_timeout;
-    services_.push_back(std::make_unique<Supervisor>(ctx.launcher, ctx.clock,
+    services_.push_back(std::make_unique<Supervisor>(ctx.launcher, ctx.observer, ctx.clock,
                                                      service_spec(router, s), policy));
   }
 }
@@ -43,7 +44,7 @@ void RouterEffects::prepare(TimePoint now) {
 
 void RouterEffects::announce(Role to) {
   // Last: the L3 agent hears of a state once the state file and every other
-  // effect are in place (Effects calls this once the state file is written).
+  // effect are in place (Pipeline calls this once the state file is written).
   if (config_.notify_l3_agent && ctx_.notifier && to != Role::unknown)
     ctx_.notifier->notify(config_.name, to);
 }
@@ -97,8 +98,8 @@ bool RouterEffects::apply_sysctls() {
       continue;
     }
     if (!r) {
-      log::effect_failure(config_.name, config_.netns, "sysctls",
-                          fmt::format("sysctl {}: {}", w.path, r.error().message));
+      ctx_.observer.effect_failed({config_.name, config_.netns, "sysctls",
+                                   fmt::format("sysctl {}: {}", w.path, r.error().message)});
       ok = false;  // the others are still written
     } else if (*r) {
       log::router(spdlog::level::debug, config_.name, config_.netns, "sysctl {} = {}", w.path,
@@ -112,7 +113,7 @@ bool RouterEffects::apply_sysctls() {
 bool RouterEffects::apply_radvd(TimePoint now) {
   auto r = radvd_->role(role_, now);
   if (!r) {
-    log::effect_failure(config_.name, config_.netns, "radvd", "radvd: " + r.error());
+    ctx_.observer.effect_failed({config_.name, config_.netns, "radvd", "radvd: " + r.error()});
     return false;
   }
   retry_.clear(kRadvd);

@@ -24,6 +24,7 @@ struct EffectsContext {
   Sysctls& sysctls;
   RunFiles& files;
   Supervisor::ClockFn clock;
+  Observer& observer;
   Notifier* notifier = nullptr;  // for routers with notify_l3_agent (Neutron mode)
 };
 
@@ -31,10 +32,12 @@ class RouterEffects {
  public:
   RouterEffects(EffectsContext ctx, const DaemonConfig& daemon, const RouterConfig& router);
 
+  // The same effects with another state directory (same_effects()).
+  void reconfigured(const RouterConfig& router) { config_ = router; }
   // Work that can be done before any transition (radvd's configtest).
   void prepare(TimePoint now);
   // Takes `role`: sysctls, radvd and services. The hooks and the L3 agent
-  // notification of a transition follow separately (Effects: after its state
+  // notification of a transition follow separately (Pipeline: after its state
   // file); a reloaded router takes its role again without them.
   void enter(Role role, TimePoint now);
   // The hooks of a transition.

@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/logging.h"
+#include "log/logging.h"
 #include "effects/child_output.h"
 #include "effects/proc_children.h"
 #include "netns/netns.h"
@@ -206,8 +206,8 @@ std::string ExitStatus::to_string() const {
   return fmt::format("exit code {}", code);
 }
 
-SpawnLauncher::SpawnLauncher(sd_event* loop, int home_netns, NetnsFd netns_fd)
-    : loop_(loop), home_netns_(home_netns), netns_fd_(std::move(netns_fd)) {
+SpawnLauncher::SpawnLauncher(sd_event* loop, Observer& observer, int home_netns, NetnsFd netns_fd)
+    : loop_(loop), home_netns_(home_netns), netns_fd_(std::move(netns_fd)), observer_(observer) {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     spdlog::warn("cannot become a child subreaper ({}): a process a child leaves behind "
                  "will not be stopped with it",
@@ -302,9 +302,10 @@ void SpawnLauncher::signal(ProcessId id, int sig) {
   // would keep advertising on a backup).
   if (!u.main_status)
     if (int err = signal_process(u.exit_source, u.pid, sig); err != 0)
-      log::effect_failure(u.spec.router, u.spec.netns, effect_of(u.spec),
-                          fmt::format("cannot send SIG{} to {} (pid {}): {}", sigabbrev_np(sig),
-                                      u.spec.what, u.pid, std::strerror(err)));
+      observer_.effect_failed({u.spec.router, u.spec.netns, std::string(effect_of(u.spec)),
+                               fmt::format("cannot send SIG{} to {} (pid {}): {}",
+                                           sigabbrev_np(sig), u.spec.what, u.pid,
+                                           std::strerror(err))});
   for (auto& [pid, a] : u.adopted) signal_process(a->exit_source, pid, sig);
 }
 

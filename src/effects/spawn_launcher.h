@@ -27,6 +27,7 @@
 #include <string>
 
 #include "core/unique_fd.h"
+#include "effects/observer.h"
 #include "effects/process.h"
 
 struct sd_event;
@@ -42,7 +43,7 @@ class SpawnLauncher final : public Launcher {
   using NetnsFd = std::function<int(const std::string& netns)>;
 
   // Makes havipd a child subreaper.
-  SpawnLauncher(sd_event* loop, int home_netns, NetnsFd netns_fd);
+  SpawnLauncher(sd_event* loop, Observer& observer, int home_netns, NetnsFd netns_fd);
   ~SpawnLauncher() override;
 
   tl::expected<ProcessId, std::string> start(const ProcessSpec& spec, OnExit on_exit) override;
@@ -85,6 +86,7 @@ class SpawnLauncher final : public Launcher {
   sd_event* loop_;
   int home_netns_;
   NetnsFd netns_fd_;
+  Observer& observer_;
   ProcessId next_id_ = 1;
   std::map<ProcessId, std::unique_ptr<Unit>> units_;
   std::map<pid_t, ProcessId> pids_;  // every known process of a unit

@@ -5,13 +5,14 @@
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/logging.h"
+#include "log/logging.h"
 
 namespace havip {
 
-Supervisor::Supervisor(Launcher& launcher, ClockFn clock, ProcessSpec spec,
+Supervisor::Supervisor(Launcher& launcher, Observer& observer, ClockFn clock, ProcessSpec spec,
                        SupervisorPolicy policy, std::optional<ProcessSpec> check)
     : launcher_(launcher),
+      observer_(observer),
       clock_(std::move(clock)),
       spec_(std::move(spec)),
       policy_(policy),
@@ -121,7 +122,7 @@ void Supervisor::exited(ExitStatus status) {
   due_.reset();
   if (was == State::stopping) {
     state_ = State::idle;
-    log_exit(status, true, fmt::format("{} stopped ({})", spec_.what, status.to_string()));
+    report_exit(status, true, fmt::format("{} stopped ({})", spec_.what, status.to_string()));
     if (wanted_) start(now);
     return;
   }
@@ -138,31 +139,26 @@ void Supervisor::exited(ExitStatus status) {
   // running: it died on its own.
   if (now - started_ >= policy_.stable_after) failures_ = 0;
   Millis delay = backoff(now);
-  log_exit(status, false,
+  report_exit(status, false,
            fmt::format("{} exited unexpectedly ({}); restarting in {}", spec_.what,
                        status.to_string(), delay));
 }
 
-void Supervisor::log_exit(ExitStatus status, bool expected, const std::string& message) {
-  log::structured(expected ? spdlog::level::info : spdlog::level::err,
-                  {{"HAVIP_ROUTER", spec_.router},
-                   {"HAVIP_NAMESPACE", spec_.netns},
-                   {"HAVIP_CHILD", spec_.what},
-                   {"HAVIP_EXIT", status.to_string()},
-                   {"HAVIP_EXPECTED", expected ? "yes" : "no"}},
-                  spec_.router + ": " + message, log::Kind::child_exit);
+void Supervisor::report_exit(ExitStatus status, bool expected, const std::string& message) {
+  observer_.child_exited({spec_.router, spec_.netns, spec_.what, status.to_string(), expected,
+                          message});
 }
 
 void Supervisor::failed(const std::string& why, TimePoint now) {
-  auto effect = effect_of(spec_);
+  std::string effect(effect_of(spec_));
   if (!wanted_) {  // a check ahead of time: reported now, tried again at the start
     state_ = State::idle;
-    log::effect_failure(spec_.router, spec_.netns, effect, why);
+    observer_.effect_failed({spec_.router, spec_.netns, effect, why});
     return;
   }
   Millis delay = backoff(now);
-  log::effect_failure(spec_.router, spec_.netns, effect,
-                      fmt::format("{}; restarting in {}", why, delay));
+  observer_.effect_failed(
+      {spec_.router, spec_.netns, effect, fmt::format("{}; restarting in {}", why, delay)});
 }
 
 Millis Supervisor::backoff(TimePoint now) {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/types.h"
+#include "effects/observer.h"
 #include "effects/process.h"
 
 namespace havip {
@@ -39,7 +40,8 @@ class Supervisor {
   enum class State { idle, checking, running, stopping, backoff };
 
   using ClockFn = std::function<TimePoint()>;
-  Supervisor(Launcher& launcher, ClockFn clock, ProcessSpec spec, SupervisorPolicy policy,
+  Supervisor(Launcher& launcher, Observer& observer, ClockFn clock, ProcessSpec spec,
+             SupervisorPolicy policy,
              std::optional<ProcessSpec> check = std::nullopt);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
@@ -69,11 +71,12 @@ class Supervisor {
   void exited(ExitStatus status);
   void failed(const std::string& why, TimePoint now);
   // An exit of the process: expected (we stopped it) or not.
-  void log_exit(ExitStatus status, bool expected, const std::string& message);
+  void report_exit(ExitStatus status, bool expected, const std::string& message);
   // Enters backoff after a failure; returns the delay before the next start.
   Millis backoff(TimePoint now);
 
   Launcher& launcher_;
+  Observer& observer_;
   ClockFn clock_;
   ProcessSpec spec_;
   SupervisorPolicy policy_;

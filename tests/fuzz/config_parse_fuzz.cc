@@ -1,4 +1,4 @@
-// libFuzzer target for the TOML configuration parser (core/config_parse.h).
+// libFuzzer target for the TOML configuration parser (config/config_parse.h).
 // toml++ is compiled into the target in header-only mode, so the TOML grammar
 // itself is instrumented and explored too. Besides crashes, leaks, undefined
 // behaviour and escaping exceptions, it checks the parser's contract:
@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/config_parse.h"
+#include "config/config_parse.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string kFile = "fuzz.toml";

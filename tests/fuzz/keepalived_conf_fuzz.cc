@@ -3,13 +3,13 @@
 // error names a line, and an accepted file yields a usable router.
 //
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -Isrc -I. \
-//     src/core/types.cc src/core/keepalived_conf.cc tests/fuzz/keepalived_conf_fuzz.cc \
+//     src/core/types.cc src/neutron/keepalived_conf.cc tests/fuzz/keepalived_conf_fuzz.cc \
 //     -o kfuzz && ./kfuzz tests/fuzz/corpus/keepalived_conf/
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "core/keepalived_conf.h"
+#include "neutron/keepalived_conf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

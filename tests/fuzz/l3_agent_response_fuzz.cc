@@ -1,6 +1,6 @@
 // libFuzzer target for what havipd makes of the Neutron L3 agent's answer.
 //
-// havip has no HTTP parser of its own: the notifier (effects/l3_agent_notifier.cc)
+// havip has no HTTP parser of its own: the notifier (neutron/l3_agent_notifier.cc)
 // hands the request to libcurl and only classifies curl's result (CURLcode,
 // response code; see failure() there). So this target drives the real thing
 // end to end: one L3AgentNotifier on a real sd-event loop, and in the same
@@ -33,7 +33,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "effects/l3_agent_notifier.h"
+#include "neutron/l3_agent_notifier.h"
+#include "report/journal.h"
 
 namespace {
 
@@ -53,6 +54,7 @@ struct Harness {
   int listener = -1;
   sd_event_source* accept_source = nullptr;
   std::string dir, path;
+  havip::JournalObserver observer;  // its failures logged as havipd logs them
   std::unique_ptr<havip::L3AgentNotifier> notifier;
   std::string_view answer;  // this input's bytes
   Conn conn;
@@ -132,7 +134,7 @@ void set_up() {
   havip::L3AgentPolicy policy;
   policy.timeout = havip::Millis(2000);  // an answer is all there at once; never reached
   h->notifier = std::make_unique<havip::L3AgentNotifier>(
-      h->loop, h->path, [] { return havip::Clock::now(); }, policy);
+      h->loop, h->observer, h->path, [] { return havip::Clock::now(); }, policy);
   // The socket and its directory go when the process ends.
   std::atexit([] {
     ::unlink(h->path.c_str());

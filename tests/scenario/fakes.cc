@@ -81,4 +81,44 @@ void FakeFiles::remove(const std::string& dir, const std::string& sub, const std
   if (files_.erase(path)) journal_.push_back("remove " + path);
 }
 
+void FakeObserver::transition(const RoleChange& c) {
+  lines_.push_back("transition " + c.router + " " + std::string(role_name(c.from)) + " -> " +
+                   std::string(role_name(c.to)));
+}
+
+void FakeObserver::effect_failed(const EffectFailure& f) {
+  lines_.push_back("failed " + f.router + " " + f.effect + ": " + f.message);
+}
+
+void FakeObserver::child_exited(const ChildExit& e) {
+  lines_.push_back("exited " + e.router + " " + e.child +
+                   (e.expected ? " (expected): " : " (unexpected): ") + e.message);
+}
+
+std::uint64_t FakeStateQueue::submit(const std::string& dir, const std::string& router, Role role,
+                                     bool) {
+  std::uint64_t seq = next_++;
+  submitted_.push_back(router + " " + std::string(role_name(role)));
+  dirs_[router] = dir;
+  if (hold)
+    pending_[router] = {seq, role};
+  else
+    done_.push_back(Result{router, seq, role, dir, true});
+  return seq;
+}
+
+std::optional<TimePoint> FakeStateQueue::pending_since(const std::string& router) const {
+  if (!pending_.contains(router)) return std::nullopt;
+  return TimePoint{};
+}
+
+void FakeStateQueue::complete(const std::string& router, std::uint64_t seq, std::string error) {
+  auto it = pending_.find(router);
+  Role role = it != pending_.end() ? it->second.second : Role::unknown;
+  if (it != pending_.end() && it->second.first <= seq) pending_.erase(it);
+  tl::expected<bool, std::string> outcome = true;
+  if (!error.empty()) outcome = tl::unexpected(error);
+  done_.push_back(Result{router, seq, role, dirs_[router], outcome});
+}
+
 }  // namespace havip::testing

@@ -6,11 +6,14 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "effects/notifier.h"
+#include "effects/observer.h"
 #include "effects/process.h"
 #include "effects/run_files.h"
+#include "effects/state_queue.h"
 #include "effects/sysctl.h"
 
 namespace havip::testing {
@@ -99,6 +102,45 @@ class FakeFiles final : public RunFiles {
  private:
   Journal& journal_;
   std::map<std::string, std::string> files_;
+};
+
+// Records what the pipeline reports, one line each (not in the Journal: the
+// effects' own lines stay as they are): "transition r1 unknown -> primary",
+// "failed r1 sysctls: sysctl …", "exited r1 radvd (unexpected): …".
+class FakeObserver final : public Observer {
+ public:
+  void transition(const RoleChange& c) override;
+  void effect_failed(const EffectFailure& f) override;
+  void child_exited(const ChildExit& e) override;
+  std::vector<std::string> take() { return std::exchange(lines_, {}); }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+// State file writes numbered as StateWriter numbers them. With `hold` unset
+// each is done at once (its result waits for take(), as the writer's does);
+// with it set, a write is done when the test says so (a slow disk).
+class FakeStateQueue final : public StateQueue {
+ public:
+  bool hold = false;
+  std::uint64_t submit(const std::string& dir, const std::string& router, Role role,
+                       bool create_dir) override;
+  std::vector<Result> take() override { return std::exchange(done_, {}); }
+  std::optional<TimePoint> pending_since(const std::string& router) const override;
+  bool busy() const override { return !pending_.empty() || !done_.empty(); }
+  // Every held write of `router` up to number `seq` is done (one result, as
+  // the writer reports a queued write replaced by a newer one); `error` fails it.
+  void complete(const std::string& router, std::uint64_t seq, std::string error = "");
+  // "r1 primary" per write submitted, in order.
+  std::vector<std::string> take_submitted() { return std::exchange(submitted_, {}); }
+
+ private:
+  std::uint64_t next_ = 1;
+  std::map<std::string, std::pair<std::uint64_t, Role>> pending_;  // the newest held
+  std::map<std::string, std::string> dirs_;
+  std::vector<Result> done_;
+  std::vector<std::string> submitted_;
 };
 
 }  // namespace havip::testing

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/metrics.h"
+#include "report/metrics.h"
 #include "ctl/protocol.h"
 #include "daemon/control_server.h"
 
@@ -72,12 +72,12 @@ std::string big_metrics() {
   for (std::size_t i = 0; i < kRouters; ++i) {
     std::string name = router_name(i);
     in.routers.push_back({name, netns_name(i), Role::primary});
-    for (Role role : {Role::primary, Role::backup, Role::unknown}) m.transition(name, role);
+    for (Role role : {Role::primary, Role::backup, Role::unknown}) m.transition(RoleChange{name, Role::unknown, role, "", "", ""});
     for (const char* effect : {"state_file", "sysctls", "radvd", "service", "hook", "notify"})
-      m.effect_failure(name, effect);
+      m.effect_failed({name, "", effect, ""});
     for (const char* what : {"radvd", "service haproxy-ssssssssssssssss",
                              "service keepalived-sssssssssssssss"})
-      m.child_exit(name, what);
+      m.child_exited({name, "", what, "", false, ""});
   }
   in.namespaces_watched = kRouters;
   m.latency(std::chrono::milliseconds(3));

@@ -1,5 +1,6 @@
 // The configuration file: what is accepted, and the precise error for what is not.
-#include "core/config_parse.h"
+#include "config/config_parse.h"
+#include "daemon/config_file.h"
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>

@@ -6,7 +6,7 @@
 // generator (Debian 12, neutron 21.0.0: neutron.agent.linux.keepalived driven
 // as agent/l3/ha_router.py drives it), so they are byte for byte what an L3
 // agent writes, including the missing final newline.
-#include "core/keepalived_conf.h"
+#include "neutron/keepalived_conf.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,7 @@
 // The L3 agent notifier against a fake agent: a unix-socket HTTP listener on
 // a thread of its own, while the test drives a real sd-event loop.
-#include "effects/l3_agent_notifier.h"
+#include "neutron/l3_agent_notifier.h"
+#include "report/journal.h"
 
 #include <poll.h>
 #include <fcntl.h>
@@ -235,8 +236,9 @@ class L3AgentNotifierTest : public ::testing::Test {
   }
 
   L3AgentNotifier& make_notifier(L3AgentPolicy policy = {}) {
-    notifier_ = std::make_unique<L3AgentNotifier>(loop_, path_, [] { return Clock::now(); },
-                                                  policy);
+    // Its failures are logged as havipd logs them (report/journal.h).
+    notifier_ = std::make_unique<L3AgentNotifier>(loop_, journal_, path_,
+                                                  [] { return Clock::now(); }, policy);
     return *notifier_;
   }
   FakeAgent& start_agent(FakeAgent::Policy policy = [](const Request&) { return Answer::ok; }) {
@@ -269,6 +271,7 @@ class L3AgentNotifierTest : public ::testing::Test {
   std::ostringstream log_;
   std::shared_ptr<spdlog::logger> previous_logger_;
   std::unique_ptr<FakeAgent> agent_;
+  JournalObserver journal_;
   std::unique_ptr<L3AgentNotifier> notifier_;
 };
 

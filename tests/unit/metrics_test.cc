@@ -1,5 +1,5 @@
 // The Prometheus text format: families, labels, escaping, the histogram.
-#include "core/metrics.h"
+#include "report/metrics.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -50,11 +50,11 @@ TEST(Metrics, RoleIsOneHotPerRouter) {
 
 TEST(Metrics, CountersByRouter) {
   Metrics m;
-  m.transition("edge1", Role::primary);
-  m.transition("edge1", Role::primary);
-  m.transition("edge1", Role::backup);
-  m.effect_failure("edge1", "sysctls");
-  m.child_exit("edge1", "radvd");
+  m.transition(RoleChange{"edge1", Role::unknown, Role::primary, "", "", ""});
+  m.transition(RoleChange{"edge1", Role::unknown, Role::primary, "", "", ""});
+  m.transition(RoleChange{"edge1", Role::unknown, Role::backup, "", "", ""});
+  m.effect_failed({"edge1", "", "sysctls", ""});
+  m.child_exited({"edge1", "", "radvd", "", false, ""});
   std::string text = m.render({}, "v");
   EXPECT_THAT(text, HasSubstr("havip_transitions_total{router=\"edge1\",role=\"primary\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("havip_transitions_total{router=\"edge1\",role=\"backup\"} 1\n"));
@@ -64,9 +64,9 @@ TEST(Metrics, CountersByRouter) {
 
 TEST(Metrics, RemovedRoutersLoseTheirSeries) {
   Metrics m;
-  m.transition("gone", Role::primary);
-  m.effect_failure("gone", "hook");
-  m.transition("kept", Role::backup);
+  m.transition(RoleChange{"gone", Role::unknown, Role::primary, "", "", ""});
+  m.effect_failed({"gone", "", "hook", ""});
+  m.transition(RoleChange{"kept", Role::unknown, Role::backup, "", "", ""});
   m.keep_only({"kept"});
   std::string text = m.render({}, "v");
   EXPECT_THAT(text, Not(HasSubstr("gone")));
@@ -76,7 +76,7 @@ TEST(Metrics, RemovedRoutersLoseTheirSeries) {
 TEST(Metrics, LabelValuesAreEscaped) {
   EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
   Metrics m;
-  m.transition("we\"ird\n", Role::primary);
+  m.transition(RoleChange{"we\"ird\n", Role::unknown, Role::primary, "", "", ""});
   EXPECT_THAT(m.render({}, "v"), HasSubstr("router=\"we\\\"ird\\n\""));
 }
 

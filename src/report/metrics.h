@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "effects/observer.h"
 
 namespace havip {
 
@@ -44,13 +45,17 @@ struct MetricsInput {
   std::size_t namespaces_watched = 0;
 };
 
-class Metrics {
+// Counts what the effects report (the same reports the journal logs), and
+// renders the Prometheus text format.
+class Metrics final : public Observer {
  public:
   Metrics();
 
-  void transition(const std::string& router, Role to);
-  void effect_failure(const std::string& router, const std::string& effect);
-  void child_exit(const std::string& router, const std::string& what);
+  void transition(const RoleChange& change) override;
+  void effect_failed(const EffectFailure& failure) override;
+  // Counts unexpected exits only.
+  void child_exited(const ChildExit& exit) override;
+  // From the first event of a batch to its transition applied.
   void latency(Clock::duration d);
   // Drops the series of routers no longer configured (Neutron routers come
   // and go; their series must not pile up).

@@ -1,9 +1,9 @@
-// Effects driven by applied transitions, with recording fakes and a fake
-// clock: each test reads "given these transitions, this happened, in order".
+// The effect pipeline driven by applied transitions, with recording fakes and
+// a fake clock: each test reads "given these transitions, this happened, in order".
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "effects/effects.h"
+#include "effects/pipeline.h"
 #include "effects/hooks.h"
 #include "scenario/fakes.h"
 #include "scenario/scenario.h"
@@ -49,25 +49,33 @@ struct Rig {
   FakeNotifier notifier{journal};
   TimePoint t0 = TimePoint(std::chrono::hours(1));
   TimePoint now = t0;
-  Effects effects{EffectsContext{launcher, sysctls, files, [this] { return now; }, &notifier}};
+  FakeObserver observer;
+  FakeStateQueue* state_files = new FakeStateQueue;  // owned by the pipeline
+  Pipeline pipeline{
+      EffectsContext{launcher, sysctls, files, [this] { return now; }, observer, &notifier},
+      std::unique_ptr<StateQueue>(state_files)};
   DaemonConfig daemon;
 
   explicit Rig(std::vector<RouterConfig> routers) { configure(std::move(routers)); }
   void configure(std::vector<RouterConfig> routers, Role current = U) {
-    effects.configure(daemon, routers, [&](const std::string&) { return current; }, now);
+    pipeline.configure(daemon, routers, [&](const std::string&) { return current; }, now);
   }
-  // `state_write`: the number of the transition's state file write, not done yet.
-  void role(const std::string& r, Role from, Role to, std::uint64_t state_write = 0) {
-    effects.transition(RoleChange{r, from, to, "test", "", ""}, now, state_write);
-    effects.tick(now);
+  // A transition applied; its state file is written at once unless
+  // state_files->hold is set (then written() says when).
+  void role(const std::string& r, Role from, Role to) {
+    pipeline.apply(RoleChange{r, from, to, "test", "", ""}, now);
+    pipeline.written(now);
+    pipeline.tick(now);
   }
-  void written(const std::string& r, std::uint64_t seq) {
-    effects.state_written(r, seq);
-    effects.tick(now);
+  // The held state file writes of `r` up to number `seq` are done.
+  void written(const std::string& r, std::uint64_t seq, std::string error = "") {
+    state_files->complete(r, seq, std::move(error));
+    pipeline.written(now);
+    pipeline.tick(now);
   }
   void at(int ms) {
     now = t0 + Millis(ms);
-    effects.tick(now);
+    pipeline.tick(now);
   }
   Journal take() { return std::exchange(journal, {}); }
 };
@@ -117,7 +125,7 @@ TEST(Sysctls, GatewayAddedAfterTheTransitionGetsItsValues) {
   rig.sysctls.set("ns-r1", "net/ipv6/conf/qg-r1/accept_ra", "1");
   rig.sysctls.set("ns-r1", "net/ipv6/conf/qg-r1/forwarding", "0");
   rig.take();
-  rig.effects.gateway_appeared("r1", rig.now);
+  rig.pipeline.gateway_appeared("r1", rig.now);
   EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
                                       "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
 }
@@ -127,10 +135,10 @@ TEST(Sysctls, AGatewayInterfaceNotThereYetIsNotAFailureToRetry) {
   rig.sysctls.missing_interface("qg-r1", true);
   rig.role("r1", U, P);
   EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/all/forwarding = 1"));
-  EXPECT_THAT(rig.effects.router("r1")->failing(), IsEmpty());
-  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  EXPECT_THAT(rig.pipeline.router("r1")->failing(), IsEmpty());
+  EXPECT_EQ(rig.pipeline.deadline(), std::nullopt);
   rig.sysctls.missing_interface("qg-r1", false);  // plugged: the engine says GatewayAppeared
-  rig.effects.gateway_appeared("r1", rig.now);
+  rig.pipeline.gateway_appeared("r1", rig.now);
   EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 2",
                                       "sysctl ns-r1 net/ipv6/conf/qg-r1/forwarding = 1"));
 }
@@ -154,15 +162,15 @@ TEST(Sysctls, AFailureIsRetriedWithBackoffWithoutHoldingUpAnotherRouter) {
   rig.role("r2", U, P);
   EXPECT_EQ(rig.sysctls.get("ns-r2", "net/ipv6/conf/qg-r2/accept_ra"), "2");
   EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/forwarding"), "1");  // the rest is written
-  EXPECT_THAT(rig.effects.router("r1")->failing(), ElementsAre("sysctls"));
-  EXPECT_EQ(rig.effects.deadline(), rig.now + Millis(100));
+  EXPECT_THAT(rig.pipeline.router("r1")->failing(), ElementsAre("sysctls"));
+  EXPECT_EQ(rig.pipeline.deadline(), rig.now + Millis(100));
   rig.at(100);  // fails again: next try 200 ms later
-  EXPECT_EQ(rig.effects.deadline(), rig.t0 + Millis(300));
+  EXPECT_EQ(rig.pipeline.deadline(), rig.t0 + Millis(300));
   rig.sysctls.fail("net/ipv6/conf/qg-r1/accept_ra", false);
   rig.at(300);
   EXPECT_EQ(rig.sysctls.get("ns-r1", "net/ipv6/conf/qg-r1/accept_ra"), "2");
-  EXPECT_THAT(rig.effects.router("r1")->failing(), IsEmpty());
-  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  EXPECT_THAT(rig.pipeline.router("r1")->failing(), IsEmpty());
+  EXPECT_EQ(rig.pipeline.deadline(), std::nullopt);
 }
 
 // --- radvd -----------------------------------------------------------------
@@ -202,7 +210,7 @@ TEST(Radvd, KilledAndItsFilesRemovedOnBackup) {
   rig.role("r1", P, B);
   EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf"));
   rig.launcher.exit("r1", "radvd", {0, SIGKILL});
-  EXPECT_TRUE(rig.effects.quiet());
+  EXPECT_TRUE(rig.pipeline.quiet());
 }
 
 TEST(Radvd, NeverRunsOnABackupEvenAcrossAFastFlap) {
@@ -262,13 +270,13 @@ TEST(Radvd, BackoffStopsWhenTheRouterBecomesBackup) {
   rig.role("r1", P, B);
   rig.at(60000);
   EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
-  EXPECT_TRUE(rig.effects.quiet());
+  EXPECT_TRUE(rig.pipeline.quiet());
 }
 
 TEST(Radvd, ARejectedConfigIsReportedAtOnceAndRetriedWithBackoffWhilePrimary) {
   Rig rig({radvd_router("r1")});
   rig.launcher.exit("r1", "radvd --configtest", {1, 0});  // reported before any transition
-  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  EXPECT_EQ(rig.pipeline.deadline(), std::nullopt);
   rig.role("r1", U, P);  // checked again, still rejected
   rig.launcher.exit("r1", "radvd --configtest", {1, 0});
   EXPECT_FALSE(rig.launcher.running("r1", "radvd"));
@@ -282,10 +290,10 @@ TEST(Radvd, AMissingBinaryIsAnErrorRetriedWithBackoff) {
   Rig rig({});
   rig.launcher.fail_exec("/usr/sbin/radvd");
   rig.configure({radvd_router("r1")});
-  EXPECT_EQ(rig.effects.deadline(), std::nullopt);
+  EXPECT_EQ(rig.pipeline.deadline(), std::nullopt);
   rig.role("r1", U, P);
   EXPECT_FALSE(rig.launcher.running("r1", "radvd --configtest"));
-  EXPECT_EQ(rig.effects.deadline(), rig.now + Millis(100));
+  EXPECT_EQ(rig.pipeline.deadline(), rig.now + Millis(100));
 }
 
 TEST(Radvd, AGivenConfigFileIsUsedAsItIsAndNeverRemoved) {
@@ -415,9 +423,10 @@ TEST(Order, HooksAndTheL3AgentWaitForTheStateFileTheRestDoesNot) {
   r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
   Rig rig({r, gateway_router("r2")});
   checked(rig);
-  rig.role("r1", U, P, 1);  // its state file is being written (a slow disk)
+  rig.state_files->hold = true;  // a slow disk
+  rig.role("r1", U, P);  // state file write 1
   EXPECT_THAT(rig.take(), ElementsAre("write /run/havip/r1/radvd.conf", "start r1 radvd"));
-  rig.role("r2", U, B, 2);
+  rig.role("r2", U, B);  // write 2
   rig.take();
   rig.written("r2", 2);  // another router's file: nothing of r1's goes
   EXPECT_THAT(rig.take(), IsEmpty());
@@ -428,21 +437,23 @@ TEST(Order, HooksAndTheL3AgentWaitForTheStateFileTheRestDoesNot) {
 TEST(Order, TransitionsWaitingForStateFilesKeepTheirOrder) {
   auto r = notifying_router("r1");
   Rig rig({r});
-  rig.role("r1", U, P, 3);
+  rig.state_files->hold = true;
+  rig.role("r1", U, P);     // write 1
   rig.role("r1", P, U);     // no state file of its own: goes after the one before it
-  rig.role("r1", U, B, 4);
-  rig.role("r1", B, P, 5);  // the writer replaced the queued 4 by 5
+  rig.role("r1", U, B);     // write 2
+  rig.role("r1", B, P);     // write 3: the writer replaced the queued 2 by it
   rig.take();
-  rig.written("r1", 3);
+  rig.written("r1", 1);
   EXPECT_THAT(rig.take(), ElementsAre("start r1 hook notify (primary)", "notify r1 primary"));
   for (const char* hook : {"hook notify (primary)", "hook notify (unknown)"})
     rig.launcher.exit("r1", hook);
   EXPECT_THAT(rig.take(), ElementsAre("exit r1 hook notify (primary) (exit code 0)",
                                       "start r1 hook notify (unknown)",
                                       "exit r1 hook notify (unknown) (exit code 0)"));
-  rig.written("r1", 5);  // completes 4 and 5
+  rig.written("r1", 3);  // completes 2 and 3
   EXPECT_THAT(rig.take(), ElementsAre("start r1 hook notify (backup)", "notify r1 backup",
                                       "notify r1 primary"));
+  rig.state_files->hold = false;
   rig.role("r1", P, B);  // nothing held any more: at once
   rig.launcher.exit("r1", "hook notify (backup)");
   EXPECT_THAT(rig.take(), ElementsAre("sysctl ns-r1 net/ipv6/conf/qg-r1/accept_ra = 0",
@@ -455,11 +466,69 @@ TEST(Order, TransitionsWaitingForStateFilesKeepTheirOrder) {
 TEST(Order, ARemovedRoutersHeldHooksAreDropped) {
   auto r = notifying_router("r1");
   Rig rig({r});
-  rig.role("r1", U, P, 1);
+  rig.state_files->hold = true;
+  rig.role("r1", U, P);
   rig.configure({});
   rig.take();
   rig.written("r1", 1);
   EXPECT_THAT(rig.take(), IsEmpty());
+}
+
+TEST(Pipeline, EveryTransitionIsReportedAfterItsEffectsAndWritesItsStateFile) {
+  Rig rig({gateway_router("r1")});
+  rig.role("r1", U, P);
+  rig.role("r1", P, U);  // unknown: no state file to write
+  EXPECT_THAT(rig.state_files->take_submitted(), ElementsAre("r1 primary"));
+  EXPECT_THAT(rig.observer.take(), ElementsAre("transition r1 unknown -> primary",
+                                               "transition r1 primary -> unknown"));
+}
+
+TEST(Pipeline, AFailingEffectIsReportedOncePerAttempt) {
+  Rig rig({gateway_router("r1")});
+  rig.sysctls.fail("net/ipv6/conf/qg-r1/forwarding", true);
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.observer.take(),
+              ElementsAre(::testing::StartsWith("failed r1 sysctls: sysctl "
+                                                "net/ipv6/conf/qg-r1/forwarding"),
+                          "transition r1 unknown -> primary"));
+  rig.sysctls.fail("net/ipv6/conf/qg-r1/forwarding", false);
+  rig.at(100);  // the retry succeeds: nothing more to report
+  EXPECT_THAT(rig.observer.take(), IsEmpty());
+}
+
+TEST(Pipeline, AStateFileThatCannotBeWrittenIsRetriedWithItsLatestRole) {
+  Rig rig({gateway_router("r1")});
+  rig.state_files->hold = true;
+  rig.role("r1", U, P);
+  rig.written("r1", 1, "Read-only file system");
+  EXPECT_TRUE(rig.pipeline.state_file_failing("r1", rig.now));
+  rig.role("r1", P, B);  // write 2, while the retry waits
+  rig.written("r1", 2);
+  EXPECT_FALSE(rig.pipeline.state_file_failing("r1", rig.now));
+  rig.at(100);
+  EXPECT_THAT(rig.state_files->take_submitted(), ElementsAre("r1 primary", "r1 backup"));
+}
+
+TEST(Pipeline, ARouterRemovedWhilePrimaryHasBackupWrittenUnlessNeutronOwnsItsDirectory) {
+  auto neutron = gateway_router("n1");
+  neutron.create_state_dir = false;
+  Rig rig({gateway_router("r1"), gateway_router("r2"), neutron});
+  rig.role("r1", U, P);
+  rig.role("r2", U, B);
+  rig.role("n1", U, P);
+  rig.state_files->take_submitted();
+  rig.configure({});
+  EXPECT_THAT(rig.state_files->take_submitted(), ElementsAre("r1 backup"));
+}
+
+TEST(Pipeline, WhileStoppingOnlyTheStateFileIsWritten) {
+  Rig rig({notifying_router("r1")});
+  rig.pipeline.shutdown(rig.now);
+  rig.take();
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  EXPECT_THAT(rig.state_files->take_submitted(), ElementsAre("r1 primary"));
+  EXPECT_THAT(rig.observer.take(), ElementsAre("transition r1 unknown -> primary"));
 }
 
 TEST(Reload, AChangedRouterStartsItsNewRadvdOnlyAfterTheOldOneIsGone) {
@@ -533,13 +602,13 @@ TEST(Shutdown, StopsEveryChild) {
   checked(rig);
   rig.role("r1", U, P);
   rig.take();
-  rig.effects.shutdown(rig.now);
+  rig.pipeline.shutdown(rig.now);
   EXPECT_THAT(rig.take(), ElementsAre("signal r1 radvd SIGKILL", "remove /run/havip/r1/radvd.conf",
                                       "signal r1 service haproxy SIGTERM"));
-  EXPECT_FALSE(rig.effects.quiet());
+  EXPECT_FALSE(rig.pipeline.quiet());
   rig.launcher.exit("r1", "radvd", {0, SIGKILL});
   rig.launcher.exit("r1", "service haproxy", {0, SIGTERM});
-  EXPECT_TRUE(rig.effects.quiet());
+  EXPECT_TRUE(rig.pipeline.quiet());
 }
 
 }  // namespace

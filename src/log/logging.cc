@@ -1,4 +1,4 @@
-#include "daemon/logging.h"
+#include "log/logging.h"
 
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -48,7 +48,6 @@ class JournalSink final : public spdlog::sinks::base_sink<spdlog::details::null_
 };
 
 bool journal = false;
-EventHook event_hook;
 
 // systemd sets JOURNAL_STREAM=DEV:INO for the stream it connected; compare it
 // with our stderr so a redirected stderr still gets plain lines.
@@ -97,18 +96,9 @@ std::string_view message_id(Kind kind) {
   return {};
 }
 
-std::string_view field(std::span<const Field> fields, std::string_view name) {
-  for (const auto& f : fields)
-    if (f.name == name) return f.value;
-  return {};
-}
-
-void set_event_hook(EventHook hook) { event_hook = std::move(hook); }
-
 void structured(spdlog::level::level_enum level, std::initializer_list<Field> fields,
                 std::string_view message, Kind kind) {
   std::span<const Field> span(fields.begin(), fields.size());
-  if (kind != Kind::none && event_hook) event_hook(kind, span);
   if (!spdlog::should_log(level)) return;
   if (kind == Kind::none) {
     current_fields = span;
@@ -123,15 +113,6 @@ void structured(spdlog::level::level_enum level, std::initializer_list<Field> fi
     spdlog::log(level, "{}", message);
   }
   current_fields = {};
-}
-
-void effect_failure(std::string_view router, std::string_view netns, std::string_view effect,
-                    std::string_view message) {
-  structured(spdlog::level::err,
-             {{"HAVIP_ROUTER", std::string(router)},
-              {"HAVIP_NAMESPACE", std::string(netns)},
-              {"HAVIP_EFFECT", std::string(effect)}},
-             fmt::format("{}: {}", router, message), Kind::effect_failure);
 }
 
 }  // namespace havip::log

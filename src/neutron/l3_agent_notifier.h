@@ -38,6 +38,7 @@
 
 #include "core/types.h"
 #include "effects/notifier.h"
+#include "effects/observer.h"
 
 struct sd_event;
 struct sd_event_source;
@@ -59,7 +60,8 @@ class L3AgentNotifier final : public Notifier {
     std::uint64_t failed = 0;  // requests that failed (each retry counts)
   };
 
-  L3AgentNotifier(sd_event* loop, std::string socket_path, ClockFn clock,
+  // Failures are reported to `observer` (effect "notify").
+  L3AgentNotifier(sd_event* loop, Observer& observer, std::string socket_path, ClockFn clock,
                   L3AgentPolicy policy = {});
   ~L3AgentNotifier() override;
   L3AgentNotifier(const L3AgentNotifier&) = delete;
@@ -101,6 +103,7 @@ class L3AgentNotifier final : public Notifier {
   static int on_retry(sd_event_source* s, std::uint64_t usec, void* self);
 
   sd_event* loop_;
+  Observer& observer_;
   std::string socket_path_;
   ClockFn clock_;
   L3AgentPolicy policy_;

@@ -1,4 +1,4 @@
-#include "core/metrics.h"
+#include "report/metrics.h"
 
 #include <algorithm>
 #include <charconv>
@@ -73,14 +73,12 @@ std::vector<std::uint64_t> Histogram::cumulative() const {
 
 Metrics::Metrics() : latency_(kLatencyBounds) {}
 
-void Metrics::transition(const std::string& router, Role to) { ++transitions_[{router, to}]; }
+void Metrics::transition(const RoleChange& c) { ++transitions_[{c.router, c.to}]; }
 
-void Metrics::effect_failure(const std::string& router, const std::string& effect) {
-  ++failures_[{router, effect}];
-}
+void Metrics::effect_failed(const EffectFailure& f) { ++failures_[{f.router, f.effect}]; }
 
-void Metrics::child_exit(const std::string& router, const std::string& what) {
-  ++exits_[{router, what}];
+void Metrics::child_exited(const ChildExit& e) {
+  if (!e.expected) ++exits_[{e.router, e.child}];
 }
 
 void Metrics::latency(Clock::duration d) {

@@ -1,4 +1,4 @@
-#include "effects/l3_agent_notifier.h"
+#include "neutron/l3_agent_notifier.h"
 
 #include <sys/epoll.h>
 #include <systemd/sd-event.h>
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/logging.h"
-#include "effects/curl_api.h"
+#include "log/logging.h"
+#include "neutron/curl_api.h"
 
 namespace havip {
 
@@ -129,9 +129,9 @@ std::string failure(CURL* easy, CURLcode result, const char* error, const Respon
 
 }  // namespace
 
-L3AgentNotifier::L3AgentNotifier(sd_event* loop, std::string socket_path, ClockFn clock,
-                                 L3AgentPolicy policy)
-    : loop_(loop), socket_path_(std::move(socket_path)), clock_(std::move(clock)), policy_(policy) {
+L3AgentNotifier::L3AgentNotifier(sd_event* loop, Observer& observer, std::string socket_path,
+                                 ClockFn clock, L3AgentPolicy policy)
+    : loop_(loop), observer_(observer), socket_path_(std::move(socket_path)), clock_(std::move(clock)), policy_(policy) {
   auto api = load_curl();
   if (!api) throw std::runtime_error(api.error());
   g_curl = *api;
@@ -255,11 +255,11 @@ void L3AgentNotifier::finished(const std::string& name, Router& r, Role role,
   ++r.failures;
   r.retry_at = clock_() + delay;
   // Once per failure streak: a dead agent must not flood the journal.
-  auto level = r.failures == 1 ? spdlog::level::warn : spdlog::level::debug;
-  log::structured(level, {{"HAVIP_ROUTER", name}, {"HAVIP_EFFECT", "notify"}},
-                  fmt::format("{}: cannot notify the L3 agent at {} ({}): {}; retrying in {}",
-                              name, socket_path_, role_name(role), error, delay),
-                  log::Kind::effect_failure);
+  observer_.effect_failed({name, "", "notify",
+                           fmt::format("cannot notify the L3 agent at {} ({}): {}; retrying in {}",
+                                       socket_path_, role_name(role), error, delay),
+                           r.failures == 1 ? EffectFailure::Severity::warning
+                                           : EffectFailure::Severity::debug});
   arm_retry();
 }
 

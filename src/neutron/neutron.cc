@@ -1,4 +1,4 @@
-#include "core/neutron.h"
+#include "neutron/neutron.h"
 
 namespace havip::neutron {
 

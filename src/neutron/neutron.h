@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/config.h"
-#include "core/keepalived_conf.h"
+#include "neutron/keepalived_conf.h"
 
 namespace havip::neutron {
 

@@ -1,4 +1,4 @@
-#include "daemon/neutron_watch.h"
+#include "neutron/neutron_watch.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,11 +14,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/logging.h"
+#include "log/logging.h"
 
-#include "core/config_parse.h"
-#include "core/keepalived_conf.h"
-#include "core/neutron.h"
+#include "config/config_parse.h"
+#include "neutron/keepalived_conf.h"
+#include "neutron/neutron.h"
 
 namespace havip {
 

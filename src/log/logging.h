@@ -4,8 +4,8 @@
 // Lines about one router carry HAVIP_ROUTER and HAVIP_NAMESPACE; the events
 // an operator filters on carry a fixed MESSAGE_ID (see Kind, documented in
 // README.md "Logs"), so `journalctl MESSAGE_ID=… HAVIP_ROUTER=edge1` works.
-// Every such event also reaches the event hook, whatever the log level: the
-// metrics count exactly what the journal reports.
+// What the effects report (transitions, failures, child exits) is logged by
+// report/journal.h; the metrics count the same reports (report/metrics.h).
 #pragma once
 
 #include <functional>
@@ -42,13 +42,6 @@ enum class Kind {
 };
 // The 128-bit MESSAGE_ID of `kind` (32 hex digits); empty for Kind::none.
 std::string_view message_id(Kind kind);
-// The field's value, or "" when the field is absent.
-std::string_view field(std::span<const Field> fields, std::string_view name);
-
-// Called for every logged event of a Kind other than none.
-using EventHook = std::function<void(Kind, std::span<const Field>)>;
-void set_event_hook(EventHook hook);
-
 // Logs `message` with extra journald fields (stderr shows the message only).
 void structured(spdlog::level::level_enum level, std::initializer_list<Field> fields,
                 std::string_view message, Kind kind = Kind::none);
@@ -61,9 +54,5 @@ void router(spdlog::level::level_enum level, std::string_view name, std::string_
   structured(level, {{"HAVIP_ROUTER", std::string(name)}, {"HAVIP_NAMESPACE", std::string(netns)}},
              fmt::format("{}: {}", name, fmt::format(format, std::forward<Args>(args)...)));
 }
-
-// An effect of a router failed (counted in havip_effect_failures_total).
-void effect_failure(std::string_view router, std::string_view netns, std::string_view effect,
-                    std::string_view message);
 
 }  // namespace havip::log

@@ -32,7 +32,7 @@
 // The parser streams: it keeps no tree, only what the result needs, and its
 // recursion is bounded by kMaxDepth. It is fuzzed
 // (tests/fuzz/keepalived_conf_fuzz.cc).
-#include "core/keepalived_conf.h"
+#include "neutron/keepalived_conf.h"
 
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-#include "effects/curl_api.h"
+#include "neutron/curl_api.h"
 
 #include <dlfcn.h>
 

@@ -1,4 +1,5 @@
-// Reads and validates the TOML configuration file.
+// Parses and validates the TOML configuration (the text: the daemon reads the
+// file, daemon/config_file.h).
 #pragma once
 
 #include <optional>
@@ -27,10 +28,6 @@ using ConfigResult = tl::expected<Config, std::vector<ConfigError>>;
 
 // Parses TOML text; `file` is only used in error messages and Config::path.
 ConfigResult parse_config(std::string_view text, const std::string& file);
-// Reads and parses a file; an unreadable file is one error.
-// Reads and parses `file`; refused when anyone but root or this process's
-// user could write it (unsafe_config_owner).
-ConfigResult load_config(const std::string& file);
 // Why a config file with this owner and mode must not be trusted by a
 // process running as our_uid/our_gid; nullopt when it is fine.
 std::optional<std::string> unsafe_config_owner(unsigned uid, unsigned gid, unsigned mode,
