@@ -1,8 +1,13 @@
-"""havip_testlib: what the test tiers share.
+"""havip_testlib: what the kernel tier and the e2e tier share.
 
     proc       run(), which(), wait_for(), /proc look-ups, stopping a process we started
     netns      namespace name prefixes, the availability probe (the tiers' skip reason),
                leftover clean-up, Netns / NetnsFactory, bridges, veths, carrier
+    topology   the e2e / ra-gap topology (a switch namespace with br-ha and br-int, two
+               router namespaces, a client), the havipd and radvd configuration for it,
+               rdisc6
+    keepalived keepalived.conf as Neutron writes it, and one keepalived process
+    packets    AF_PACKET sockets and the decoding of RAs, neighbour adverts and VRRP
     tier       the pytest side: havipd's binary, a tier's probe, skip and leftovers,
                work directories
 
