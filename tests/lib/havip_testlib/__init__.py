@@ -1,4 +1,4 @@
-"""havip_testlib: what the kernel tier and the e2e tier share.
+"""havip_testlib: what the kernel tier, the e2e tier and bench/ra_gap.py share.
 
     proc       run(), which(), wait_for(), /proc look-ups, stopping a process we started
     netns      namespace name prefixes, the availability probe (the tiers' skip reason),
