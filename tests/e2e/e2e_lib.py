@@ -247,17 +247,11 @@ class Cluster:
                 cap.stop()
             except Exception as e:  # noqa: BLE001 - teardown must go on
                 self.problems.append(f"stopping the capture in {cap.ns}: {e}")
-        clean_stop = False
-        if self.havipd.running():
-            try:
-                self.havipd.stop(timeout=5.0)
-                clean_stop = True
-            except AssertionError as e:
-                self.problems.append(str(e).splitlines()[0])
-            finally:
-                self.havipd.kill()
-        else:
-            self.havipd.close()
+        was_running = self.havipd.running()
+        problem = self.havipd.teardown(timeout=5.0)
+        if problem:
+            self.problems.append(problem.splitlines()[0])
+        clean_stop = was_running and not problem
         for k in self.keepalived.values():
             try:
                 k.stop()

@@ -153,15 +153,9 @@ class NeutronPair:
 
     def close(self):
         for node in self.nodes.values():
-            if node.havipd.running():
-                try:
-                    node.havipd.stop(timeout=5.0)
-                except AssertionError as e:
-                    self.problems.append(str(e).splitlines()[0])
-                finally:
-                    node.havipd.kill()
-            else:
-                node.havipd.close()
+            problem = node.havipd.teardown(timeout=5.0)
+            if problem:
+                self.problems.append(problem.splitlines()[0])
         for node in self.nodes.values():
             for k in node.keepalived:
                 try:

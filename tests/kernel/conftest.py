@@ -65,15 +65,9 @@ class HavipdFactory:
     def teardown(self):
         problems = []
         for d in self.instances:
-            if d.running():
-                try:
-                    d.stop(timeout=5.0)
-                except AssertionError as e:
-                    problems.append(str(e))
-                finally:
-                    d.kill()
-            else:
-                d.close()
+            problem = d.teardown(timeout=5.0)
+            if problem:
+                problems.append(problem)
         return problems
 
 

@@ -211,6 +211,20 @@ class Havipd:
             self.returncode = self.proc.wait(5)
         self.close()
 
+    def teardown(self, timeout=5.0):
+        """For a fixture's teardown: stop() when running (kill() as a last resort), else
+        close(). Returns why the stop was not clean (stop()'s message), or None."""
+        if not self.running():
+            self.close()
+            return None
+        try:
+            self.stop(timeout=timeout)
+            return None
+        except AssertionError as e:
+            return str(e)
+        finally:
+            self.kill()
+
     def close(self):
         self._closing.set()
         for t in self._threads:
