@@ -11,7 +11,8 @@ The RA gap a client sees across a keepalived failover, for one of two set-ups:
            `radvd -C conf -p pid` (radvd daemonizes); otherwise `kill $(cat pid)`
            (SIGTERM: radvd then sends a zero-lifetime "goodbye" RA) and `sysctl -w …`.
 
-Topology (as tests/e2e; one namespace per box, `sw` plays the switches):
+Topology (tests/e2e's, from tests/lib/havip_testlib/topology.py; one namespace per box,
+`sw` plays the switches):
 
     r1: ha-r1 ── sw-ha-r1 ┐ br-ha ┌ sw-ha-r2 ── ha-r2 :r2   (VRRP, 169.254.192.x/18)
         qr-r1 ── sw-qr-r1 ┐ br-int ┌ sw-qr-r2 ── qr-r2      (same MAC, no kernel LLA)
@@ -47,7 +48,6 @@ import json
 import os
 import random
 import select
-import shutil
 import signal
 import socket
 import statistics
@@ -58,20 +58,15 @@ import threading
 import time
 from pathlib import Path
 
-NETNS_DIR = Path("/run/netns")
-QR_MAC = "fa:16:3e:00:0e:2e"    # Neutron's base MAC; both routers' internal port
-VIP = "169.254.0.1/24"
-PREFIX6 = "fd00:1::/64"
-ROUTERS = ("r1", "r2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "lib"))  # havip_testlib
 
-ETH_P_ALL = 0x0003
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
-PACKET_OUTGOING = 4
-ND_ROUTER_ADVERT = 134
-ND_NEIGHBOR_ADVERT = 136
-IPPROTO_ICMPV6 = 58
-IPPROTO_VRRP = 112
+from havip_testlib.keepalived import Keepalived  # noqa: E402
+from havip_testlib.netns import NETNS_DIR  # noqa: E402
+from havip_testlib.packets import decode_frame, packet_socket, receive  # noqa: E402
+from havip_testlib.proc import stop_process, wait_for  # noqa: E402
+from havip_testlib.topology import (QR_LLA, ROUTERS, VIP, Topology, havipd_config,  # noqa: E402
+                                    radvd_conf, rdisc6_argv)
+
 RTMGRP_IPV6_ROUTE = 0x400
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RTPROT_RA = 9
@@ -91,17 +86,6 @@ def log(text):
     print(f"  {text}", file=sys.stderr, flush=True)
 
 
-def which(cmd):
-    return shutil.which(cmd, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-
-
-def run(*argv, check=True, timeout=30):
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
-    return p
-
-
 class InNetns:
     """Runs a `with` block (this thread only) inside a named namespace; sockets opened
     there stay bound to it."""
@@ -119,52 +103,7 @@ class InNetns:
         os.close(self.fd)
 
 
-def lla_of(mac):
-    b = [int(x, 16) for x in mac.split(":")]
-    b[0] ^= 0x02
-    words = [(b[0] << 8) | b[1], (b[2] << 8) | 0xFF, 0xFE00 | b[3], (b[4] << 8) | b[5]]
-    return "fe80::" + ":".join(f"{w:x}" for w in words)
-
-
-QR_LLA = lla_of(QR_MAC)
-
-
-def radvd_conf(router):
-    """What havipd renders for the same [[router.radvd.interface]] (slaac, 3/4 s)."""
-    return (f"interface qr-{router} {{\n    AdvSendAdvert on;\n    MinRtrAdvInterval 3;\n"
-            f"    MaxRtrAdvInterval 4;\n    prefix {PREFIX6} {{\n        AdvOnLink on;\n"
-            f"        AdvAutonomous on;\n    }};\n}};\n")
-
-
 # ------------------------------------------------------------------------ recording
-
-def decode_frame(frame):
-    """(kind, fields) for an RA, a neighbour advert or a VRRP advert, else None."""
-    if len(frame) < 14:
-        return None
-    ethertype = struct.unpack_from("!H", frame, 12)[0]
-    off = 14
-    if ethertype == ETH_P_IPV6 and len(frame) >= off + 48:
-        if frame[off + 6] != IPPROTO_ICMPV6:
-            return None
-        icmp = off + 40
-        if frame[icmp] == ND_ROUTER_ADVERT:
-            return "ra", {"src": socket.inet_ntop(socket.AF_INET6, frame[off + 8:off + 24]),
-                          "lifetime": struct.unpack_from("!H", frame, icmp + 6)[0]}
-        if frame[icmp] == ND_NEIGHBOR_ADVERT and len(frame) >= icmp + 24:
-            # The R flag: a neighbour advertised without it stops being a router for the
-            # client (RFC 4861 7.2.5), which drops it from its default router list.
-            return "na", {"target": socket.inet_ntop(socket.AF_INET6, frame[icmp + 8:icmp + 24]),
-                          "router": bool(frame[icmp + 4] & 0x80),
-                          "solicited": bool(frame[icmp + 4] & 0x40)}
-        return None
-    if ethertype == ETH_P_IP and len(frame) >= off + 20:
-        ihl = (frame[off] & 0x0F) * 4
-        if frame[off + 9] != IPPROTO_VRRP or len(frame) < off + ihl + 4:
-            return None
-        return "vrrp", {"prio": frame[off + ihl + 2]}
-    return None
-
 
 class Recorder(threading.Thread):
     """Packet and route recorder; .records is a list of (t, where, kind, fields)."""
@@ -175,8 +114,7 @@ class Recorder(threading.Thread):
         for ns, ifnames in ports.items():
             with InNetns(ns):
                 for name in ifnames:
-                    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-                    s.bind((name, ETH_P_ALL))
+                    s = packet_socket(name)
                     self.socks[s.fileno()] = (s, name)
         with InNetns(client_ns):
             nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
@@ -220,15 +158,11 @@ class Recorder(threading.Thread):
                     self._route(self.nl.recv(65536), now)
                     continue
                 s, name = self.socks[fd]
-                try:
-                    frame, addr = s.recvfrom(65535)
-                except BlockingIOError:
-                    continue
-                if addr[2] == PACKET_OUTGOING:
-                    continue
-                d = decode_frame(frame)
+                frame = receive(s)
+                d = decode_frame(frame) if frame is not None else None
                 if d:
-                    self.add((now, name, d[0], d[1]))
+                    kind = d.pop("kind")
+                    self.add((now, name, kind, d))
 
     def stop(self):
         self.stopping = True
@@ -249,8 +183,7 @@ class Solicitor(threading.Thread):
 
     def __init__(self, client_ns, interval):
         super().__init__(daemon=True)
-        self.argv = ["ip", "netns", "exec", client_ns, which("rdisc6"), "-1", "-n",
-                     "-r", "1", "-w", "1000", "eth0"]
+        self.argv = rdisc6_argv(client_ns, retries=1, timeout_ms=1000)
         self.interval = interval
         self.results = []
         self.stopping = threading.Event()
@@ -282,10 +215,11 @@ class Lab:
         self.prefix = args.prefix
         self.work = Path(args.workdir)
         self.work.mkdir(parents=True, exist_ok=True)
-        self.ns = {role: f"{self.prefix}{role}" for role in ("sw", *ROUTERS, "client")}
-        self.made = []
-        self.keepalived = {}       # router -> Popen
-        self.started = []          # every Popen we started (havipd, keepalived)
+        self.topo = Topology(self.work, self.prefix)
+        self.ns = self.topo.names  # role -> namespace name, once built
+        self.keepalived = {}       # router -> its current Keepalived
+        self.all_keepalived = []   # every Keepalived we started
+        self.started = []          # every other Popen we started (havipd)
         self.havipd = None
         self.recorder = None
         self.solicitor = None
@@ -295,61 +229,14 @@ class Lab:
         with open(self.work / "steps.log", "a") as f:
             f.write(f"{(t or time.monotonic()) - self.t0:9.4f}  {text}\n")
 
-    def ip(self, role, *args):
-        return run("ip", "-n", self.ns[role], *args)
-
-    def sysctl(self, role, key, value):
-        run("ip", "netns", "exec", self.ns[role], "sysctl", "-qw", f"{key}={value}")
-
     def build(self):
-        for role, name in self.ns.items():
-            run("ip", "netns", "add", name)
-            self.made.append(name)
-            self.ip(role, "link", "set", "lo", "up")
-        if self.args.all_forwarding:
-            # As Neutron's Namespace.create() does for every router namespace. Without it
-            # keepalived's unsolicited neighbour adverts for the link-local lack the Router
-            # flag on a router that was never primary, and the client drops its default
-            # router until the first RA (see docs/BENCHMARKS.md).
-            for r in ROUTERS:
-                self.sysctl(r, "net.ipv6.conf.all.forwarding", "1")
-        for br in ("br-ha", "br-int"):
-            self.ip("sw", "link", "add", br, "type", "bridge", "stp_state", "0",
-                    "mcast_snooping", "0")
-            self.ip("sw", "link", "set", br, "up")
-        for i, r in enumerate(ROUTERS, start=1):
-            ns = self.ns[r]
-            self.ip("sw", "link", "add", f"sw-ha-{r}", "type", "veth", "peer", "name", f"ha-{r}",
-                    "netns", ns)
-            self.ip(r, "addr", "add", f"169.254.192.{i}/18", "dev", f"ha-{r}")
-            self.ip("sw", "link", "add", f"sw-qr-{r}", "type", "veth", "peer", "name", f"qr-{r}",
-                    "netns", ns)
-            self.ip(r, "link", "set", f"qr-{r}", "address", QR_MAC, "addrgenmode", "none")
-            self.ip(r, "link", "add", f"qg-{r}", "type", "veth", "peer", "name", f"qg-{r}p")
-            for dev in (f"ha-{r}", f"qr-{r}", f"qg-{r}", f"qg-{r}p"):
-                self.ip(r, "link", "set", dev, "up")
-            for dev, br in ((f"sw-ha-{r}", "br-ha"), (f"sw-qr-{r}", "br-int")):
-                self.ip("sw", "link", "set", dev, "master", br)
-                self.ip("sw", "link", "set", dev, "up")
-        self.ip("sw", "link", "add", "sw-client", "type", "veth", "peer", "name", "eth0",
-                "netns", self.ns["client"])
-        self.sysctl("client", "net.ipv6.conf.eth0.accept_dad", "0")
-        self.ip("client", "link", "set", "eth0", "up")
-        self.ip("sw", "link", "set", "sw-client", "master", "br-int")
-        self.ip("sw", "link", "set", "sw-client", "up")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if all(self._carrier(role) for role in self.ns):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("links without carrier after 10 s")
+        # all_forwarding: as Neutron's Namespace.create() does for every router namespace.
+        # Without it keepalived's unsolicited neighbour adverts for the link-local lack the
+        # Router flag on a router that was never primary, and the client drops its default
+        # router until the first RA (see docs/BENCHMARKS.md).
+        self.topo.build(ROUTERS, all_forwarding=bool(self.args.all_forwarding))
+        self.topo.wait_carrier(10)
         time.sleep(2)  # DAD of the HA addresses' link-locals, bridge ports forwarding
-
-    def _carrier(self, role):
-        out = run("ip", "-n", self.ns[role], "-j", "link", "show").stdout
-        return all("LOWER_UP" in link.get("flags", []) for link in json.loads(out or "[]")
-                   if link["ifname"] != "lo")
 
     def start_recording(self):
         ports = {self.ns["sw"]: [f"sw-qr-{r}" for r in ROUTERS] + [f"sw-ha-{r}" for r in ROUTERS]}
@@ -386,66 +273,22 @@ echo "$(date +%s%N) end $1 $2" >> $D/notify.log
             conf.chmod(0o644)
         return path
 
-    def keepalived_conf(self, r):
-        notify = ""
+    def start_keepalived(self, r):
+        instance = ()
         if self.args.mode == "script":
             script = self.work / "notify.sh"
-            notify = "".join(f'    notify_{what} "{script} {what} {r}"\n'
-                             for what in ("master", "backup", "fault", "stop"))
-        conf = self.work / f"keepalived-{r}.conf"
-        conf.write_text(f"""global_defs {{
-    router_id {self.prefix}{r}
-    script_user root
-}}
-vrrp_instance VR_1 {{
-    state BACKUP
-    interface ha-{r}
-    virtual_router_id 1
-    priority 50
-    garp_master_delay 60
-    nopreempt
-    advert_int 1
-    track_interface {{
-        ha-{r}
-    }}
-    virtual_ipaddress {{
-        {VIP} dev ha-{r}
-    }}
-    virtual_ipaddress_excluded {{
-        {QR_LLA}/64 dev qr-{r}
-    }}
-{notify}}}
-""")
-        return conf
-
-    def start_keepalived(self, r):
-        conf = self.keepalived_conf(r)
-        out = open(self.work / f"keepalived-{r}.log", "a")
-        pids = {k: self.work / f"keepalived-{r}.{k}.pid" for k in ("main", "vrrp", "chk", "bfd")}
-        p = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns[r], which("keepalived"), "--dont-fork",
-             "--log-console", "--no-syslog", "--vrrp", "--use-file", str(conf),
-             "--pid", str(pids["main"]), "--vrrp_pid", str(pids["vrrp"]),
-             "--checkers_pid", str(pids["chk"]), "--bfd_pid", str(pids["bfd"])],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_us)
-        out.close()
-        self.keepalived[r] = p
-        self.started.append(p)
+            instance = [f'notify_{what} "{script} {what} {r}"'
+                        for what in ("master", "backup", "fault", "stop")]
+        k = Keepalived(r, self.ns[r], self.work, router_id=f"{self.prefix}{r}",
+                       global_defs=("script_user root",), instance=instance,
+                       detailed_log=False, preexec_fn=die_with_us).start()
+        self.keepalived[r] = k
+        self.all_keepalived.append(k)
 
     def start_havipd(self):
-        lines = ["[daemon]", f'state_dir = "{self.work}/state"', f'run_dir = "{self.work}/run"',
-                 f'control_socket = "{self.work}/ctl.sock"',
-                 f"hold_down_ms = {self.args.hold_down_ms}",
-                 f'radvd_binary = "{which("radvd")}"']
-        for r in ROUTERS:
-            lines += ["", "[[router]]", f'name = "{r}"', f'namespace = "{self.ns[r]}"',
-                      f'interface = "ha-{r}"', f'vip = "{VIP}"', f'gateway_interface = "qg-{r}"',
-                      "", "[[router.radvd.interface]]", f'name = "qr-{r}"',
-                      f'prefixes = [{{ prefix = "{PREFIX6}", mode = "slaac" }}]',
-                      "min_interval = 3", "max_interval = 4"]
         conf = self.work / "havipd.toml"
-        conf.write_text("\n".join(lines) + "\n")
+        conf.write_text(havipd_config(self.topo, self.work / "state", self.work / "run",
+                                      self.args.hold_down_ms, ROUTERS))
         out = open(self.work / "havipd.log", "a")
         self.havipd = subprocess.Popen([self.args.havipd, "--config", str(conf)],
                                        stdin=subprocess.DEVNULL, stdout=out,
@@ -464,18 +307,10 @@ vrrp_instance VR_1 {{
     # -- observation helpers
     @staticmethod
     def wait(pred, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = pred()
-            if v:
-                return v
-            time.sleep(0.02)
-        raise RuntimeError(f"timed out ({timeout} s) waiting for {what}")
+        return wait_for(pred, timeout, interval=0.02, what=what)
 
     def has_vip(self, r):
-        out = run("ip", "-n", self.ns[r], "-j", "addr", "show", "dev", f"ha-{r}").stdout
-        return any(a.get("local") == VIP.split("/")[0]
-                   for link in json.loads(out or "[]") for a in link.get("addr_info", []))
+        return self.topo.has_addr(r, f"ha-{r}", VIP.split("/")[0])
 
     def master(self):
         masters = [r for r in ROUTERS if self.has_vip(r)]
@@ -495,24 +330,12 @@ vrrp_instance VR_1 {{
         if self.recorder:
             self.recorder.stop()
             self.recorder.dump(self.work / "records.jsonl", self.t0)
+        for k in reversed(self.all_keepalived):
+            k.stop()
         for p in reversed(self.started):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
-        # What still runs in our namespaces (keepalived's VRRP child, a daemonized radvd).
-        for name in self.made:
-            p = run("ip", "netns", "pids", name, check=False)
-            for pid in p.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-        for name in self.made:
-            run("ip", "netns", "del", name, check=False)
+            stop_process(p)
+        # What still runs in our namespaces (a daemonized radvd), then the namespaces.
+        self.topo.cleanup()
 
 
 # ------------------------------------------------------------------------- failovers
@@ -521,12 +344,12 @@ def failover(lab, old, new, realtime_offset):
     """SIGTERM to old's keepalived; returns the figures of this failover."""
     rec = lab.recorder
     t_term = time.monotonic()
-    lab.keepalived[old].send_signal(signal.SIGTERM)
+    lab.keepalived[old].terminate()
     lab.note(f"SIGTERM to keepalived of {old} (pid {lab.keepalived[old].pid})", t_term)
     first = lab.wait(lambda: lab.ras(new, since=t_term), 20, f"an RA from the new primary {new}")
     t_first_new = first[0][0]
     time.sleep(2.0)   # late RAs of the old primary (a goodbye), the client catching up
-    lab.keepalived[old].wait(10)
+    lab.keepalived[old].proc.wait(10)
     t_end = time.monotonic()
 
     old_before = [r for r in lab.ras(old, until=t_term) if r[3]["lifetime"] > 0]

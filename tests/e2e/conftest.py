@@ -7,30 +7,25 @@ the reason is printed (in the session header and at the skip).
 """
 
 import os
-import shutil
 import signal
-import tempfile
+import sys
 from pathlib import Path
 
 import pytest
 
-from e2e_lib import PREFIX, NETNS_DIR, ensure_tools, havipd_binary, netns_problem, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # havip_testlib
 
-_reason = None
+from e2e_lib import PREFIX, ensure_tools
+from havip_testlib.netns import netns_problem
+from havip_testlib.tier import Tier, havipd_bin  # noqa: F401 - a fixture
 
-
-def unavailable():
-    """Why the tier cannot run here, or None (probed once per session)."""
-    global _reason
-    if _reason is None:
-        _reason = netns_problem() or ensure_tools() or ""
-    return _reason or None
+TIER = Tier("e2e", PREFIX, lambda: netns_problem(
+    PREFIX, "the e2e tier", "namespaces, bridges, keepalived, radvd", bridges=True)
+    or ensure_tools())
 
 
 def pytest_report_header(config):
-    reason = unavailable()
-    return [f"havip e2e tier: {'SKIPPED: ' + reason if reason else 'ready'}",
-            f"havipd binary: {havipd_binary()}"]
+    return TIER.report_header("ready")
 
 
 def _interrupt(signum, frame):
@@ -39,41 +34,19 @@ def _interrupt(signum, frame):
 
 @pytest.fixture(scope="session")
 def e2e_ok():
-    reason = unavailable()
-    if reason:
-        print(f"\nhavip e2e tier skipped: {reason}")
-        pytest.skip(reason)
+    TIER.require()
     # A SIGTERM (e.g. meson's timeout) unwinds like Ctrl-C, so the fixtures still stop
     # our processes and delete our namespaces.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     yield
     signal.signal(signal.SIGTERM, previous)
-    leftovers = sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX)) \
-        if NETNS_DIR.is_dir() else []
-    for name in leftovers:
-        run("ip", "netns", "del", name, check=False)
-    assert not leftovers, f"namespaces left behind: {leftovers}"
-
-
-@pytest.fixture(scope="session")
-def havipd_bin():
-    binary = havipd_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"havipd binary {binary} is not there: build it (ninja -C build) "
-                    f"or set HAVIPD")
-    return binary
+    TIER.check_leftovers()
 
 
 @pytest.fixture
 def workdir():
     """A private temporary directory (kept when HAVIP_E2E_KEEP=1)."""
-    path = Path(tempfile.mkdtemp(prefix=PREFIX))
-    path.chmod(0o755)
-    yield path
-    if os.environ.get("HAVIP_E2E_KEEP") == "1":
-        print(f"\nkept {path} (HAVIP_E2E_KEEP=1)")
-    else:
-        shutil.rmtree(path, ignore_errors=True)
+    yield from TIER.workdir(mode=0o755, keep_env="HAVIP_E2E_KEEP")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,26 +4,15 @@ Everything this tier creates is named with PREFIX (``havipe-<pid>-``) and remove
 the only processes it ends are the ones it started (or that were started inside its own
 namespaces), by PID.
 
-Topology (one namespace per box; `sw` plays the switches of both networks):
-
-        r1 (router)                  sw                        r2 (router)
-    ha-r1 169.254.192.1/18 ── sw-ha-r1 ┐ br-ha ┌ sw-ha-r2 ── ha-r2 169.254.192.2/18
-    qr-r1 (MAC M, no auto LLA) ─ sw-qr-r1 ┐ br-int ┌ sw-qr-r2 ─ qr-r2 (MAC M, no auto LLA)
-    qg-r1 ── qg-r1p (both in r1)          sw-client                   qg-r2 ── qg-r2p
-                                             │
-                                        eth0 (client)
-
-As in Neutron, both routers' internal ports have the same MAC M (it is one Neutron
-port), the kernel generates no IPv6 link-local on them (`addrgenmode none`), and the
-link-local fe80::<EUI-64 of M> is a keepalived `virtual_ipaddress_excluded` entry: it
-lives only on the VRRP master, so radvd on the primary — whichever router that is —
-always sends from the same source address, and clients keep the same default router.
+The topology (tests/lib/havip_testlib/topology.py, shared with bench/ra_gap.py): a
+switch namespace with the bridges br-ha and br-int, two router namespaces r1 and r2 whose
+internal ports share one MAC and whose link-local is a keepalived VIP, as in Neutron, and
+a client namespace.
 """
 
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -32,39 +21,27 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE.parent / "kernel"))
+sys.path.insert(0, str(HERE.parent / "kernel"))  # helpers (Havipd), fake_l3_agent
+sys.path.insert(0, str(HERE.parent / "lib"))     # havip_testlib
 
-from helpers import Havipd, descendants, havipd_binary, run, wait_for  # noqa: E402,F401
+# Some are re-exported for the tests and conftest.py, which import them from here.
+from havip_testlib.keepalived import Keepalived  # noqa: E402
+from havip_testlib.netns import NETNS_DIR, netns_inode, run_prefix  # noqa: E402,F401
+from havip_testlib.proc import (descendants, netns_inode_of, parent_pid, proc_comm,  # noqa: E402
+                                read_lines, run, stop_process, wait_for, which)
+from havip_testlib.tier import havipd_binary  # noqa: E402,F401
+from havip_testlib.topology import (QR_LLA, QR_MAC, VIP, Topology,  # noqa: E402,F401
+                                    havipd_config, rdisc6)
+from helpers import Havipd  # noqa: E402
 
-PREFIX = f"havipe-{os.getpid()}-"
-NETNS_DIR = Path("/run/netns")
+PREFIX = run_prefix("e")
 CAPTURE_SCRIPT = HERE / "ra_capture.py"
-
-# Neutron's base MAC is fa:16:3e; its EUI-64 link-local flips the U/L bit (fa -> f8).
-QR_MAC = "fa:16:3e:00:0e:2e"
-VIP = "169.254.0.1/24"
-PREFIX6 = "fd00:1::/64"
 
 # command -> Debian package
 TOOLS = {"ip": "iproute2", "keepalived": "keepalived", "radvd": "radvd", "rdisc6": "ndisc6"}
 
 
-def lla_of(mac):
-    """The EUI-64 IPv6 link-local address the kernel derives from mac."""
-    b = [int(x, 16) for x in mac.split(":")]
-    b[0] ^= 0x02
-    words = [(b[0] << 8) | b[1], (b[2] << 8) | 0xFF, 0xFE00 | b[3], (b[4] << 8) | b[5]]
-    return "fe80::" + ":".join(f"{w:x}" for w in words)
-
-
-QR_LLA = lla_of(QR_MAC)
-
-
 # ----------------------------------------------------------------------- requirements
-
-def which(cmd):
-    return shutil.which(cmd, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-
 
 def missing_tools():
     return sorted(cmd for cmd in TOOLS if which(cmd) is None)
@@ -95,65 +72,7 @@ def ensure_tools():
     return None
 
 
-def netns_problem():
-    """None when this process can build the topology, else why not."""
-    if os.geteuid() != 0:
-        return "the e2e tier needs root (namespaces, bridges, keepalived, radvd)"
-    if which("ip") is None:
-        return "the e2e tier needs iproute2's `ip`"
-    name = f"{PREFIX}probe"
-    proc = run("ip", "netns", "add", name, check=False)
-    if proc.returncode != 0:
-        return f"`ip netns add` failed: {proc.stderr.strip() or proc.returncode}"
-    try:
-        for argv, what in (
-                (["link", "add", "br-probe", "type", "bridge"], "a bridge"),
-                (["link", "add", "v-probe", "type", "veth", "peer", "name", "v-probep"],
-                 "a veth pair"),
-                (["link", "set", "v-probe", "master", "br-probe"], "a bridge port")):
-            p = run("ip", "-n", name, *argv, check=False)
-            if p.returncode != 0:
-                return f"cannot create {what} in a namespace: {p.stderr.strip()}"
-    finally:
-        run("ip", "netns", "del", name, check=False)
-    return None
-
-
-# ---------------------------------------------------------------------- processes
-
-def proc_comm(pid):
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return None
-
-
-def netns_inode(name):
-    try:
-        return os.stat(NETNS_DIR / name).st_ino
-    except OSError:
-        return None
-
-
-def pid_netns_inode(pid):
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
-def pids_in_netns(name):
-    """PIDs of the processes whose network namespace is `name` (`ip netns pids`)."""
-    p = run("ip", "netns", "pids", name, check=False)
-    return [int(x) for x in p.stdout.split()] if p.returncode == 0 else []
-
-
-def read_lines(path):
-    try:
-        return Path(path).read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-
+# ------------------------------------------------------------------------ capture
 
 class Capture:
     """ra_capture.py running in one namespace; records arrive in .records."""
@@ -198,237 +117,13 @@ class Capture:
                 and (since is None or r["t"] >= since)]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         try:
             self.proc.stdin.close()
         except OSError:
             pass
         self._thread.join(5)
         self._err.close()
-
-
-class Keepalived:
-    """keepalived --dont-fork --vrrp in a namespace, configured the way Neutron does."""
-
-    def __init__(self, router, ns, workdir, priority=50):
-        self.router = router
-        self.ns = ns
-        self.dir = workdir
-        self.conf = workdir / f"keepalived-{router}.conf"
-        self.log = workdir / f"keepalived-{router}.log"
-        self.files = {k: workdir / f"keepalived-{router}.{k}.pid"
-                      for k in ("main", "vrrp", "checkers", "bfd")}
-        self.proc = None
-        self._log = None
-        self.priority = priority
-
-    def write_config(self):
-        # Neutron's template (neutron/agent/linux/keepalived.py), with advert_int 1 for a
-        # fast test. keepalived adds IPv6 VIPs with IFA_F_NODAD and ignores `scope` for
-        # them, so the link-local is usable at once and carries no scope keyword here.
-        self.conf.write_text(f"""\
-global_defs {{
-    notification_email_from neutron@openstack.local
-    router_id {PREFIX}{self.router}
-}}
-vrrp_instance VR_1 {{
-    state BACKUP
-    interface ha-{self.router}
-    virtual_router_id 1
-    priority {self.priority}
-    garp_master_delay 60
-    nopreempt
-    advert_int 1
-    track_interface {{
-        ha-{self.router}
-    }}
-    virtual_ipaddress {{
-        {VIP} dev ha-{self.router}
-    }}
-    virtual_ipaddress_excluded {{
-        {QR_LLA}/64 dev qr-{self.router}
-    }}
-}}
-""")
-
-    def start(self):
-        self.write_config()
-        self._log = open(self.log, "w")
-        # `ip netns exec` (and `stdbuf`, which makes the log line-buffered so a failure
-        # report shows it) exec keepalived in place: the Popen PID is keepalived's.
-        stdbuf = [which("stdbuf"), "-oL"] if which("stdbuf") else []
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, *stdbuf, which("keepalived"), "--dont-fork",
-             "--log-console", "--log-detail", "--no-syslog", "--vrrp",
-             "--use-file", str(self.conf),
-             "--pid", str(self.files["main"]), "--vrrp_pid", str(self.files["vrrp"]),
-             "--checkers_pid", str(self.files["checkers"]), "--bfd_pid", str(self.files["bfd"])],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
-        return self
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def vrrp_child(self):
-        try:
-            pid = int(self.files["vrrp"].read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        return pid if proc_comm(pid) == "keepalived" else None
-
-    def terminate(self):
-        """SIGTERM to keepalived's parent, by PID (a clean stop: it removes the VIPs and
-        sends a priority-0 advert)."""
-        os.kill(self.proc.pid, signal.SIGTERM)
-
-    def stop(self, timeout=5.0):
-        if self.proc is None:
-            return
-        child = self.vrrp_child()
-        if self.running():
-            self.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        if child and proc_comm(child) == "keepalived" and \
-                pid_netns_inode(child) == netns_inode(self.ns):
-            os.kill(child, signal.SIGKILL)
-        if self._log:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, n=25):
-        return "\n".join(read_lines(self.log)[-n:])
-
-
-class Topology:
-    """The namespaces of one e2e run; builds them and deletes every one of them."""
-
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.names = {}
-
-    def ns(self, role):
-        return self.names[role]
-
-    def add_ns(self, role):
-        name = f"{PREFIX}{role}"
-        self.names[role] = name
-        run("ip", "netns", "add", name)
-        self.ip(role, "link", "set", "lo", "up")
-        return name
-
-    def ip(self, role, *args, check=True):
-        return run("ip", "-n", self.names[role], *args, check=check)
-
-    def sysctl(self, role, key):
-        """A sysctl's value as read inside the namespace (key with dots or slashes)."""
-        path = "/proc/sys/" + key.replace(".", "/") if "/" not in key else "/proc/sys/" + key
-        return run("ip", "netns", "exec", self.names[role], "cat", path).stdout.strip()
-
-    def set_sysctl(self, role, key, value):
-        run("ip", "netns", "exec", self.names[role], "sysctl", "-qw", f"{key}={value}")
-
-    def build(self, routers=("r1", "r2")):
-        for role in ("sw", *routers, "client"):
-            self.add_ns(role)
-        for br in ("br-ha", "br-int"):
-            self.ip("sw", "link", "add", br, "type", "bridge", "stp_state", "0",
-                    "mcast_snooping", "0")
-            self.ip("sw", "link", "set", br, "up")
-        for i, r in enumerate(routers, start=1):
-            ns = self.names[r]
-            # HA network
-            self.ip("sw", "link", "add", f"sw-ha-{r}", "type", "veth",
-                    "peer", "name", f"ha-{r}", "netns", ns)
-            self.ip(r, "addr", "add", f"169.254.192.{i}/18", "dev", f"ha-{r}")
-            # internal network: the same MAC on both routers, no kernel link-local
-            self.ip("sw", "link", "add", f"sw-qr-{r}", "type", "veth",
-                    "peer", "name", f"qr-{r}", "netns", ns)
-            self.ip(r, "link", "set", f"qr-{r}", "address", QR_MAC, "addrgenmode", "none")
-            # gateway port (only its sysctls matter here)
-            self.ip(r, "link", "add", f"qg-{r}", "type", "veth", "peer", "name", f"qg-{r}p")
-            for dev in (f"ha-{r}", f"qr-{r}", f"qg-{r}", f"qg-{r}p"):
-                self.ip(r, "link", "set", dev, "up")
-            for dev, br in ((f"sw-ha-{r}", "br-ha"), (f"sw-qr-{r}", "br-int")):
-                self.ip("sw", "link", "set", dev, "master", br)
-                self.ip("sw", "link", "set", dev, "up")
-        # the client: DAD off so rdisc6 has a usable link-local source at once
-        self.ip("sw", "link", "add", "sw-client", "type", "veth",
-                "peer", "name", "eth0", "netns", self.names["client"])
-        self.set_sysctl("client", "net.ipv6.conf.eth0.accept_dad", "0")
-        self.ip("client", "link", "set", "eth0", "up")
-        self.ip("sw", "link", "set", "sw-client", "master", "br-int")
-        self.ip("sw", "link", "set", "sw-client", "up")
-
-    def wait_carrier(self, timeout=5.0):
-        def all_up():
-            for role, name in self.names.items():
-                out = run("ip", "-n", name, "-j", "link", "show").stdout
-                for link in json.loads(out or "[]"):
-                    if link["ifname"] == "lo":
-                        continue
-                    if "LOWER_UP" not in link.get("flags", []):
-                        return False
-            return True
-        wait_for(all_up, timeout, interval=0.05, what="carrier on every link")
-
-    def has_addr(self, role, dev, addr):
-        out = self.ip(role, "-j", "addr", "show", "dev", dev, check=False).stdout
-        for link in json.loads(out or "[]"):
-            for a in link.get("addr_info", []):
-                if a.get("local") == addr:
-                    return True
-        return False
-
-    def cleanup(self):
-        """Kills (by PID) whatever still runs in our namespaces, deletes them; returns
-        [(namespace, pid, comm)] of the processes it had to kill."""
-        killed = []
-        for name in self.names.values():
-            for pid in pids_in_netns(name):
-                comm = proc_comm(pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append((name, pid, comm))
-                except ProcessLookupError:
-                    pass
-        for name in self.names.values():
-            if (NETNS_DIR / name).exists():
-                run("ip", "netns", "del", name, check=False)
-        return killed
-
-
-def rdisc6(topo, timeout_ms=1500, retries=2):
-    """Solicits one RA from the client; returns (source address or None, output)."""
-    p = run("ip", "netns", "exec", topo.ns("client"), which("rdisc6"), "-1", "-n",
-            "-r", str(retries), "-w", str(timeout_ms), "eth0", check=False,
-            timeout=retries * timeout_ms / 1000 + 5)
-    src = None
-    for line in p.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("from "):
-            src = line.split()[1]
-    return src, (p.stdout + p.stderr).strip()
-
-
-def parent_of(pid):
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def radvd_processes(havipd_pid):
@@ -441,37 +136,12 @@ def radvd_processes(havipd_pid):
         except OSError:
             continue
         if proc_comm(p) == "radvd" and b"--configtest" not in argv \
-                and proc_comm(parent_of(p)) != "radvd":
-            out.append((p, pid_netns_inode(p)))
+                and proc_comm(parent_pid(p)) != "radvd":
+            out.append((p, netns_inode_of(p)))
     return out
 
 
 # ------------------------------------------------------------------------- cluster
-
-def havipd_config(topo, state_dir, run_dir, hold_down_ms, routers=("r1", "r2")):
-    """havip.toml: one havipd watching both routers (two hosts merged into one)."""
-    lines = ["[daemon]",
-             f"state_dir = {json.dumps(str(state_dir))}",
-             f"control_socket = {json.dumps(str(Path(run_dir) / 'ctl.sock'))}",
-             f"run_dir = {json.dumps(str(run_dir))}",
-             f"hold_down_ms = {hold_down_ms}",
-             f"radvd_binary = {json.dumps(which('radvd'))}"]
-    for r in routers:
-        lines += ["",
-                  "[[router]]",
-                  f'name = "{r}"',
-                  f"namespace = {json.dumps(topo.ns(r))}",
-                  f'interface = "ha-{r}"',
-                  f'vip = "{VIP}"',
-                  f'gateway_interface = "qg-{r}"',
-                  "",
-                  "[[router.radvd.interface]]",
-                  f'name = "qr-{r}"',
-                  f'prefixes = [{{ prefix = "{PREFIX6}", mode = "slaac" }}]',
-                  "min_interval = 3",
-                  "max_interval = 4"]
-    return "\n".join(lines) + "\n"
-
 
 class Cluster:
     """Two routers (keepalived + one shared havipd), a switch and a client, with packet
@@ -482,7 +152,7 @@ class Cluster:
     def __init__(self, havipd_bin, workdir, hold_down_ms):
         self.workdir = workdir
         self.hold_down_ms = hold_down_ms
-        self.topo = Topology(workdir)
+        self.topo = Topology(workdir, PREFIX)
         self.keepalived = {}
         self.captures = {}
         self.havipd = Havipd(havipd_bin, workdir)
@@ -520,7 +190,9 @@ class Cluster:
         for i, r in enumerate(self.ROUTERS):
             if i and stagger:
                 time.sleep(stagger)
-            self.keepalived[r] = Keepalived(r, self.topo.ns(r), self.workdir).start()
+            self.keepalived[r] = Keepalived(
+                r, self.topo.ns(r), self.workdir, router_id=f"{PREFIX}{r}",
+                global_defs=("notification_email_from neutron@openstack.local",)).start()
         self.note("keepalived started: " + ", ".join(
             f"{r} pid {k.pid}" for r, k in self.keepalived.items()))
 
@@ -575,17 +247,11 @@ class Cluster:
                 cap.stop()
             except Exception as e:  # noqa: BLE001 - teardown must go on
                 self.problems.append(f"stopping the capture in {cap.ns}: {e}")
-        clean_stop = False
-        if self.havipd.running():
-            try:
-                self.havipd.stop(timeout=5.0)
-                clean_stop = True
-            except AssertionError as e:
-                self.problems.append(str(e).splitlines()[0])
-            finally:
-                self.havipd.kill()
-        else:
-            self.havipd.close()
+        was_running = self.havipd.running()
+        problem = self.havipd.teardown(timeout=5.0)
+        if problem:
+            self.problems.append(problem.splitlines()[0])
+        clean_stop = was_running and not problem
         for k in self.keepalived.values():
             try:
                 k.stop()

@@ -232,15 +232,9 @@ class Compat:
         return "\n".join(out)
 
     def close(self):
-        if self.havipd.running():
-            try:
-                self.havipd.stop(timeout=5.0)
-            except AssertionError as e:
-                self.problems.append(str(e).splitlines()[0])
-            finally:
-                self.havipd.kill()
-        else:
-            self.havipd.close()
+        problem = self.havipd.teardown(timeout=5.0)
+        if problem:
+            self.problems.append(problem.splitlines()[0])
         for i in self.incumbents:
             try:
                 i.stop()

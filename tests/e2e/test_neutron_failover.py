@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from e2e_lib import Havipd, Keepalived, Topology, neutron_keepalived_conf, run, wait_for
+from e2e_lib import (PREFIX, Havipd, Keepalived, Topology, neutron_keepalived_conf, run,
+                     wait_for)
 from fake_l3_agent import (FakeL3Agent, NeutronStatePath, ha_interface_name,
                            neutron_havipd_config, port_name, random_router_id)
 
@@ -89,7 +90,7 @@ class NetworkNode:
 class NeutronPair:
     def __init__(self, havipd_bin, workdir):
         self.workdir = workdir
-        self.topo = Topology(workdir)
+        self.topo = Topology(workdir, PREFIX)
         self.router_id = random_router_id()
         self.qr = port_name("qr-")   # one Neutron port, the same on both nodes
         self.qg = port_name("qg-")
@@ -106,22 +107,19 @@ class NeutronPair:
     def build(self):
         t = self.topo
         t.add_ns("sw")
-        t.ip("sw", "link", "add", "br-ha", "type", "bridge", "stp_state", "0",
-             "mcast_snooping", "0")
-        t.ip("sw", "link", "set", "br-ha", "up")
+        sw = t.netns["sw"]
+        sw.add_bridge("br-ha")
         for i, label in enumerate(NODES, start=1):
             ns = t.add_ns(label)
             node = NetworkNode(label, ns, self.workdir, self.havipd_bin)
             self.nodes[label] = node
-            t.ip("sw", "link", "add", f"sw-ha{i}", "type", "veth", "peer", "name", node.ha,
-                 "netns", ns)
+            sw.add_veth_to(f"sw-ha{i}", node.ha, ns)
             t.ip(label, "addr", "add", f"169.254.192.{i}/18", "dev", node.ha)
             for dev in (self.qr, self.qg):
                 t.ip(label, "link", "add", dev, "type", "veth", "peer", "name", dev + "p")
             for dev in (node.ha, self.qr, self.qr + "p", self.qg, self.qg + "p"):
                 t.ip(label, "link", "set", dev, "up")
-            t.ip("sw", "link", "set", f"sw-ha{i}", "master", "br-ha")
-            t.ip("sw", "link", "set", f"sw-ha{i}", "up")
+            sw.bridge_port(f"sw-ha{i}", "br-ha")
             node.expose(f"qrouter-{self.router_id}")
             text, self.conf_how = neutron_keepalived_conf(
                 node.ha, VRID, advert_int=ADVERT_INT,
@@ -155,15 +153,9 @@ class NeutronPair:
 
     def close(self):
         for node in self.nodes.values():
-            if node.havipd.running():
-                try:
-                    node.havipd.stop(timeout=5.0)
-                except AssertionError as e:
-                    self.problems.append(str(e).splitlines()[0])
-                finally:
-                    node.havipd.kill()
-            else:
-                node.havipd.close()
+            problem = node.havipd.teardown(timeout=5.0)
+            if problem:
+                self.problems.append(problem.splitlines()[0])
         for node in self.nodes.values():
             for k in node.keepalived:
                 try:

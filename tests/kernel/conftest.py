@@ -4,86 +4,42 @@ The tier needs root and `ip netns add`; without them every test that uses a
 namespace is skipped with the reason (also printed in the session header).
 """
 
-import os
-import shutil
-import tempfile
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import Havipd, NetnsFactory, PREFIX, havipd_binary, our_namespaces, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # havip_testlib
 
-_probe = None
+from havip_testlib.netns import netns_problem
+from havip_testlib.tier import Tier, havipd_bin  # noqa: F401 - a fixture
+from helpers import Havipd, NetnsFactory, PREFIX
 
-
-def netns_unavailable():
-    """Why this process cannot run the tier, or None when it can (probed once)."""
-    global _probe
-    if _probe is None:
-        if os.geteuid() != 0:
-            _probe = "the kernel tier needs root (it creates network namespaces)"
-        elif shutil.which("ip") is None:
-            _probe = "the kernel tier needs iproute2's `ip`"
-        else:
-            name = f"{PREFIX}probe"
-            try:
-                proc = run("ip", "netns", "add", name, check=False)
-            except OSError as e:
-                proc = None
-                _probe = f"`ip netns add` cannot run: {e}"
-            if proc is not None and proc.returncode != 0:
-                _probe = f"`ip netns add` failed: {proc.stderr.strip() or proc.returncode}"
-            elif proc is not None:
-                veth = run("ip", "-n", name, "link", "add", "ha-probe", "type", "veth",
-                           "peer", "name", "ha-probep", check=False)
-                _probe = "" if veth.returncode == 0 else (
-                    f"cannot create a veth pair in a namespace: {veth.stderr.strip()}")
-                run("ip", "netns", "del", name, check=False)
-    return _probe or None
+TIER = Tier("kernel", PREFIX, lambda: netns_problem(
+    PREFIX, "the kernel tier", "it creates network namespaces"))
 
 
 def pytest_report_header(config):
-    reason = netns_unavailable()
-    binary = havipd_binary()
-    status = f"SKIPPED: {reason}" if reason else "namespaces available"
-    return [f"havip kernel tier: {status}", f"havipd binary: {binary}"]
+    return TIER.report_header("namespaces available")
 
 
 @pytest.fixture(scope="session")
 def kernel_ok():
-    reason = netns_unavailable()
-    if reason:
-        print(f"\nhavip kernel tier skipped: {reason}")
-        pytest.skip(reason)
+    TIER.require()
     yield
-    # Nothing of ours may outlive the session.
-    leftovers = our_namespaces()
-    for name in leftovers:
-        run("ip", "netns", "del", name, check=False)
-    assert not leftovers, f"namespaces left behind: {leftovers}"
+    TIER.check_leftovers()
 
 
 @pytest.fixture
 def workdir():
     """A private temporary directory, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=PREFIX))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def havipd_bin():
-    binary = havipd_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"havipd binary {binary} is not there: build it "
-                    f"(ninja -C build) or set HAVIPD")
-    return binary
+    yield from TIER.workdir()
 
 
 @pytest.fixture
 def netns(kernel_ok, workdir):
     """Factory: netns.create(label) -> a namespace with veth ha-r1/ha-r1p, both up."""
-    factory = NetnsFactory(workdir)
+    factory = NetnsFactory(workdir, PREFIX)
     yield factory
     errors = factory.cleanup()
     assert not errors, f"could not delete namespaces: {errors}"
@@ -109,15 +65,9 @@ class HavipdFactory:
     def teardown(self):
         problems = []
         for d in self.instances:
-            if d.running():
-                try:
-                    d.stop(timeout=5.0)
-                except AssertionError as e:
-                    problems.append(str(e))
-                finally:
-                    d.kill()
-            else:
-                d.close()
+            problem = d.teardown(timeout=5.0)
+            if problem:
+                problems.append(problem)
         return problems
 
 

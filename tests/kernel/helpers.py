@@ -1,24 +1,31 @@
-"""Helpers for havip's kernel tier: polling, throwaway namespaces, a havipd runner.
+"""Helpers for havip's kernel tier: the havipd runner, its configuration, and (from
+tests/lib/havip_testlib, shared with tests/e2e and bench/ra_gap.py) polling, throwaway
+namespaces and /proc look-ups.
 
 Everything this tier creates is named with PREFIX (``havipk-<pid>-``) and is
 removed again; the only processes it ends are the ones it started, by PID.
 """
 
-import itertools
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
-PREFIX = f"havipk-{os.getpid()}-"
-NETNS_DIR = Path("/run/netns")
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_HAVIPD = REPO / "build" / "src" / "havipd"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # havip_testlib
+
+# Re-exported for the tests, which import them from here.
+from havip_testlib.netns import NETNS_DIR, Netns, NetnsFactory, run_prefix  # noqa: E402,F401
+from havip_testlib.proc import (alive, cmdline, descendants, find_processes,  # noqa: E402,F401
+                                netns_inode_of, parent_pid, run, start_time, wait_for)
+from havip_testlib.tier import havipctl_binary, havipd_binary  # noqa: E402,F401
+
+PREFIX = run_prefix("k")
 
 # `r1: backup -> primary (vip 169.254.0.1/24 on ha-r1 in NS)`
 TRANSITION = re.compile(
@@ -34,160 +41,6 @@ def status_counts(notification):
     """(total, primary, backup, unknown) from a notification's STATUS=, or None."""
     m = STATUS.search(notification or "")
     return tuple(int(g or 0) for g in m.groups()) if m else None
-
-
-def havipd_binary():
-    return Path(os.environ.get("HAVIPD") or DEFAULT_HAVIPD)
-
-
-def havipctl_binary():
-    """havipctl: $HAVIPCTL, else beside havipd (both are built in src/)."""
-    return Path(os.environ.get("HAVIPCTL") or havipd_binary().with_name("havipctl"))
-
-
-def wait_for(predicate, timeout=5.0, interval=0.01, what=None):
-    """Polls predicate() until it is truthy (and returns it) or the deadline passes.
-
-    `what` describes the wait for the failure message; it may be a callable
-    (e.g. one that adds the daemon's log).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = what() if callable(what) else (what or getattr(predicate, "__name__", ""))
-            raise AssertionError(f"timed out after {timeout} s waiting for {text}")
-        time.sleep(interval)
-
-
-def run(*argv, check=True, timeout=30):
-    """Runs a command, returns its CompletedProcess; a failure names the command."""
-    argv = [str(a) for a in argv]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: "
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
-    return proc
-
-
-# --------------------------------------------------------------------- namespaces
-
-class Netns:
-    """One network namespace created by this tier (see NetnsFactory)."""
-
-    def __init__(self, name, workdir):
-        self.name = name
-        self._workdir = workdir
-
-    def __repr__(self):
-        return f"Netns({self.name})"
-
-    def ip(self, *args, check=True):
-        return run("ip", "-n", self.name, *args, check=check)
-
-    def add_veth(self, ifname="ha-r1", peer=None):
-        """A veth pair inside the namespace, both ends up (so it has carrier)."""
-        peer = peer or ifname + "p"
-        self.ip("link", "add", ifname, "type", "veth", "peer", "name", peer)
-        self.ip("link", "set", ifname, "up")
-        self.ip("link", "set", peer, "up")
-
-    def sysctl(self, key, value):
-        run("ip", "netns", "exec", self.name, "sysctl", "-qw", f"{key}={value}")
-
-    def sysctl_get(self, *keys):
-        """`sysctl -n` of each key inside the namespace (dotted, or a path with '/'),
-        as a tuple of strings."""
-        out = run("ip", "netns", "exec", self.name, "sysctl", "-n", *keys).stdout
-        return tuple(out.split("\n")[:len(keys)])
-
-    def inode(self):
-        """The namespace's inode, as /proc/PID/ns/net of a process inside shows it."""
-        return os.stat(NETNS_DIR / self.name).st_ino
-
-    def add_addr(self, cidr, dev="ha-r1", *flags):
-        self.ip("addr", "add", cidr, "dev", dev, *flags)
-
-    def del_addr(self, cidr, dev="ha-r1"):
-        self.ip("addr", "del", cidr, "dev", dev)
-
-    def addr_info(self, cidr, dev="ha-r1"):
-        """The `ip -j` entry for cidr on dev, or None when it is not there."""
-        local, _, plen = cidr.partition("/")
-        family = "-6" if ":" in local else "-4"
-        out = self.ip("-j", family, "addr", "show", "dev", dev).stdout
-        for link in json.loads(out or "[]"):
-            for a in link.get("addr_info", []):
-                if a.get("local") == local and str(a.get("prefixlen")) == plen:
-                    return a
-        return None
-
-    def batch_file(self, lines, label="batch"):
-        path = self._workdir / f"{self.name}-{label}.ip"
-        path.write_text("".join(line + "\n" for line in lines))
-        return path
-
-    def batch(self, lines, label="batch"):
-        """Runs `ip -n NS -batch FILE` and waits for it."""
-        self.ip("-batch", self.batch_file(lines, label))
-
-    def batch_async(self, lines, label="batch"):
-        """Starts `ip -n NS -batch FILE`; the caller waits for the Popen."""
-        path = self.batch_file(lines, label)
-        return subprocess.Popen(["ip", "-n", self.name, "-batch", str(path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-_counter = itertools.count(1)  # namespace names: PREFIX + a number (+ label)
-
-
-class NetnsFactory:
-    """Creates uniquely named namespaces and deletes every one of them at the end."""
-
-    def __init__(self, workdir):
-        self._workdir = workdir
-        self._names = []
-
-    def name(self, label=""):
-        """A fresh name (not created yet; still cleaned up if it gets created)."""
-        name = f"{PREFIX}{next(_counter)}{'-' + label if label else ''}"
-        self._names.append(name)
-        return name
-
-    def create(self, label="", name=None, veths=("ha-r1",)):
-        """`ip netns add` (a fresh name, or `name`) plus a veth pair per name in veths."""
-        name = name or self.name(label)
-        if name not in self._names:
-            self._names.append(name)
-        run("ip", "netns", "add", name)
-        ns = Netns(name, self._workdir)
-        for ifname in veths:
-            ns.add_veth(ifname)
-        return ns
-
-    def delete(self, ns):
-        run("ip", "netns", "del", ns.name if isinstance(ns, Netns) else ns)
-
-    def cleanup(self):
-        errors = []
-        for name in self._names:
-            if (NETNS_DIR / name).exists():
-                proc = run("ip", "netns", "del", name, check=False)
-                if proc.returncode != 0:
-                    errors.append(f"{name}: {proc.stderr.strip()}")
-        self._names.clear()
-        return errors
-
-
-
-
-def our_namespaces():
-    """Names under /run/netns that this pytest process created and still exist."""
-    if not NETNS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(PREFIX))
 
 
 # ------------------------------------------------------------------------- havipd
@@ -241,92 +94,6 @@ def render_config(daemon, routers):
     for r in routers:
         lines += render_table("router", r, array=True)
     return "\n".join(lines) + "\n"
-
-
-def descendants(pid):
-    """PIDs of every live descendant of pid (via /proc/PID/task/*/children)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{p}/task").glob("*"))
-        except OSError:  # p exited meanwhile
-            continue
-        for task in tasks:
-            try:
-                kids = (task / "children").read_text().split()
-            except OSError:
-                continue
-            for k in map(int, kids):
-                if k not in out:
-                    out.append(k)
-                    todo.append(k)
-    return out
-
-
-def proc_state(pid):
-    """The process's state letter (field 3 of /proc/PID/stat), None when gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def alive(pid):
-    """True while pid exists and is not a zombie (an unreaped zombie is not running)."""
-    return proc_state(pid) not in (None, "Z")
-
-
-def cmdline(pid):
-    """The process's argv as a list ([] when gone or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.decode(errors="replace").split("\0")[:-1]
-
-
-def parent_pid(pid):
-    """The process's parent PID (field 4 of /proc/PID/stat), None when gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def netns_inode_of(pid):
-    """The inode of pid's network namespace, None when gone."""
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
-def find_processes(*fragment):
-    """PIDs of the live (non-zombie) processes whose argv contains `fragment`
-    as consecutive arguments."""
-    fragment = [str(a) for a in fragment]
-    n = len(fragment)
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        argv = cmdline(pid)
-        if any(argv[i:i + n] == fragment for i in range(len(argv) - n + 1)) and alive(pid):
-            out.append(pid)
-    return sorted(out)
-
-
-def start_time(pid):
-    """The process's start time (field 22 of /proc/PID/stat), None when gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 class Havipd:
@@ -443,6 +210,20 @@ class Havipd:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.returncode = self.proc.wait(5)
         self.close()
+
+    def teardown(self, timeout=5.0):
+        """For a fixture's teardown: stop() when running (kill() as a last resort), else
+        close(). Returns why the stop was not clean (stop()'s message), or None."""
+        if not self.running():
+            self.close()
+            return None
+        try:
+            self.stop(timeout=timeout)
+            return None
+        except AssertionError as e:
+            return str(e)
+        finally:
+            self.kill()
 
     def close(self):
         self._closing.set()
