@@ -16,7 +16,7 @@
 
 #include "core/engine.h"
 #include "daemon/namespaces.h"
-#include "daemon/netns_monitor.h"
+#include "netlink/netns_monitor.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"
 #include "report/metrics.h"

@@ -64,6 +64,14 @@ Privileges read_privileges() {
 
 void notify_manager(const std::string& state) { sd_notify(0, state.c_str()); }
 
+// A namespace watched over netlink, as Namespaces sees it.
+struct Watched final : Namespaces::Monitor {
+  template <class... Args>
+  explicit Watched(Args&&... args) : monitor(std::forward<Args>(args)...) {}
+  int ns_fd() const override { return monitor.ns_fd(); }
+  NetnsMonitor monitor;
+};
+
 }  // namespace
 
 Daemon::Daemon(Config config, DaemonOptions options)
@@ -235,10 +243,11 @@ Namespaces::Io Daemon::namespace_io() {
                       ? tl::expected<UniqueFd, std::string>(UniqueFd(::dup(home_ns_.get())))
                       : netns::open_named(config_.daemon.netns_dir, ns);
         if (!fd) return tl::unexpected(fd.error());
-        auto mon = std::make_unique<NetnsMonitor>(loop_, ns, std::move(*fd), home_ns_.get(),
-                                                  config_.daemon.netlink_receive_buffer,
-                                                  std::move(sink), counters_, cstamps_);
-        if (auto started = mon->start(); !started) return tl::unexpected(started.error());
+        auto mon = std::make_unique<Watched>(loop_, ns, std::move(*fd), home_ns_.get(),
+                                             config_.daemon.netlink_receive_buffer,
+                                             std::move(sink), counters_, cstamps_);
+        if (auto started = mon->monitor.start(); !started)
+          return tl::unexpected(started.error());
         return mon;
       }};
 }

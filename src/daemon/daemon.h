@@ -30,7 +30,7 @@
 #include "daemon/metrics_textfile.h"
 #include "daemon/namespaces.h"
 #include "daemon/netns_dir_watch.h"
-#include "daemon/netns_monitor.h"
+#include "netlink/netns_monitor.h"
 #include "daemon/readiness.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"

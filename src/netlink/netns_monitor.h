@@ -14,7 +14,6 @@
 #include "core/cstamp_clock.h"
 #include "core/events.h"
 #include "core/unique_fd.h"
-#include "daemon/namespaces.h"
 #include "netlink/decode.h"
 #include "netlink/socket.h"
 
@@ -29,13 +28,13 @@ struct MonitorCounters {
   std::uint64_t messages = 0;         // link/address messages decoded
 };
 
-class NetnsMonitor final : public Namespaces::Monitor {
+class NetnsMonitor {
  public:
   using Sink = std::function<void(Event&&)>;
 
   NetnsMonitor(sd_event* loop, std::string netns, UniqueFd ns_fd, int home_fd,
                int receive_buffer, Sink sink, MonitorCounters& counters, CstampClock& cstamps);
-  ~NetnsMonitor() override;
+  ~NetnsMonitor();
   NetnsMonitor(const NetnsMonitor&) = delete;
   NetnsMonitor& operator=(const NetnsMonitor&) = delete;
 
@@ -43,7 +42,7 @@ class NetnsMonitor final : public Namespaces::Monitor {
   tl::expected<void, std::string> start();
   const std::string& netns() const { return netns_; }
   // The namespace, for effects that must enter it (sysctls, children).
-  int ns_fd() const override { return ns_fd_.get(); }
+  int ns_fd() const { return ns_fd_.get(); }
 
  private:
   static int on_readable(sd_event_source* s, int fd, std::uint32_t revents, void* self);

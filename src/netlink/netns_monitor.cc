@@ -1,4 +1,4 @@
-#include "daemon/netns_monitor.h"
+#include "netlink/netns_monitor.h"
 
 #include <systemd/sd-event.h>
 
