@@ -1,17 +1,16 @@
 #include "effects/hooks.h"
 
-#include <csignal>
-
 #include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
+
+#include <csignal>
 
 #include "log/logging.h"
 
 namespace havip {
 
-
-HookQueue::HookQueue(Launcher& launcher, Observer& observer, ClockFn clock, std::string router, std::string netns,
-                     std::vector<HookConfig> hooks)
+HookQueue::HookQueue(Launcher& launcher, Observer& observer, ClockFn clock, std::string router,
+                     std::string netns, std::vector<HookConfig> hooks)
     : launcher_(launcher),
       observer_(observer),
       clock_(std::move(clock)),
@@ -51,7 +50,8 @@ void HookQueue::next() {
       if (auto p = self.lock()) (*p)->done(st);
     });
     if (!id) {
-      observer_.effect_failed({router_, netns_, "hook", fmt::format("{} could not start: {}", job.spec.what, id.error())});
+      observer_.effect_failed({router_, netns_, "hook",
+                               fmt::format("{} could not start: {}", job.spec.what, id.error())});
       continue;  // the next hook still runs: one broken hook must not block the others
     }
     pid_ = *id;
@@ -65,7 +65,9 @@ void HookQueue::done(ExitStatus status) {
     log::router(spdlog::level::info, router_, netns_, "{} finished: {}", running_->spec.what,
                 status.to_string());
   else
-    observer_.effect_failed({router_, netns_, "hook", fmt::format("{} finished: {}", running_->spec.what, status.to_string())});
+    observer_.effect_failed(
+        {router_, netns_, "hook",
+         fmt::format("{} finished: {}", running_->spec.what, status.to_string())});
   running_.reset();
   kill_at_.reset();
   // The next hook's timeout counts from the moment it is started.
@@ -74,8 +76,9 @@ void HookQueue::done(ExitStatus status) {
 
 void HookQueue::tick(TimePoint now) {
   if (!running_ || !kill_at_ || *kill_at_ > now) return;
-  observer_.effect_failed({router_, netns_, "hook", fmt::format("{} timed out after {}; killing its process group",
-                                  running_->spec.what, running_->timeout)});
+  observer_.effect_failed({router_, netns_, "hook",
+                           fmt::format("{} timed out after {}; killing its process group",
+                                       running_->spec.what, running_->timeout)});
   launcher_.signal(pid_, SIGKILL);
   kill_at_.reset();  // done() follows when the kill is seen
 }

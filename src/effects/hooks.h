@@ -19,8 +19,8 @@ namespace havip {
 class HookQueue {
  public:
   using ClockFn = std::function<TimePoint()>;
-  HookQueue(Launcher& launcher, Observer& observer, ClockFn clock, std::string router, std::string netns,
-            std::vector<HookConfig> hooks);
+  HookQueue(Launcher& launcher, Observer& observer, ClockFn clock, std::string router,
+            std::string netns, std::vector<HookConfig> hooks);
   ~HookQueue();
   HookQueue(const HookQueue&) = delete;
   HookQueue& operator=(const HookQueue&) = delete;

@@ -4,16 +4,16 @@
 // through the functions havipd uses (ctl::status_json, Metrics::render,
 // ctl::to_line) with every name at the longest the configuration accepts, so
 // the figures in control_server.h and protocol.h come from here.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
-#include <gtest/gtest.h>
-
-#include "report/metrics.h"
 #include "ctl/protocol.h"
 #include "daemon/control_server.h"
+#include "report/metrics.h"
 
 namespace havip {
 namespace {
@@ -72,7 +72,8 @@ std::string big_metrics() {
   for (std::size_t i = 0; i < kRouters; ++i) {
     std::string name = router_name(i);
     in.routers.push_back({name, netns_name(i), Role::primary});
-    for (Role role : {Role::primary, Role::backup, Role::unknown}) m.transition(RoleChange{name, Role::unknown, role, "", "", ""});
+    for (Role role : {Role::primary, Role::backup, Role::unknown})
+      m.transition(RoleChange{name, Role::unknown, role, "", "", ""});
     for (const char* effect : {"state_file", "sysctls", "radvd", "service", "hook", "notify"})
       m.effect_failed({name, "", effect, ""});
     for (const char* what : {"radvd", "service haproxy-ssssssssssssssss",
