@@ -124,6 +124,7 @@ tl::expected<bool, std::string> FsStateFiles::write(const std::string& base,
   if (!written) return tl::unexpected(written.error());
   if (mode_ == StateSync::deferred) {
     std::string where = base + "/" + router + "/";
+    std::lock_guard lock(unsynced_mutex_);
     unsynced_.insert(where + kFinal);
     unsynced_.insert(where);
   }
@@ -131,13 +132,15 @@ tl::expected<bool, std::string> FsStateFiles::write(const std::string& base,
 }
 
 void FsStateFiles::sync() {
-  if (!syncer_ || unsynced_.empty()) return;
+  if (!syncer_) return;
   auto& shared = *syncer_->shared;
   {
+    std::lock_guard mine(unsynced_mutex_);
+    if (unsynced_.empty()) return;
     std::lock_guard lock(shared.mutex);
     shared.queue.merge(unsynced_);
+    unsynced_.clear();
   }
-  unsynced_.clear();
   shared.cv.notify_all();
 }
 
