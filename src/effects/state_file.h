@@ -63,6 +63,10 @@ class FsStateFiles final : public StateFiles {
   // different routers run at the same time.
   std::mutex unsynced_mutex_;
   std::set<std::string> unsynced_;
+  // Routers' directories ("base/router/") written (or found right) since
+  // this was made: only a first write looks whether the file already says
+  // the role. Guarded by unsynced_mutex_ too.
+  std::set<std::string> known_;
   std::unique_ptr<Syncer> syncer_;  // deferred mode only
 };
 
