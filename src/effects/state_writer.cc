@@ -1,5 +1,6 @@
 #include "effects/state_writer.h"
 
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -29,8 +30,8 @@ namespace havip {
 // contend. A router's next write is not started before its last one is done:
 // the order of a router's writes is kept.
 struct StateWriter::Shared {
-  // At most this many writes at once (threads are started when a burst needs
-  // them, and then wait, without waking up, for the next one). 4, 8 and 16
+  // At most this many writes at once (threads started with the writer, that
+  // wait without waking up for the next burst). 4, 8 and 16
   // were measured (docs/BENCHMARKS.md): 8 was the best on a 2-CPU VM.
   static constexpr std::size_t kMaxThreads = 8;
 
@@ -49,7 +50,6 @@ struct StateWriter::Shared {
   std::vector<Result> done;           // not taken yet
   bool signalled = false;             // the eventfd was written since the last take()
   std::size_t threads = 0;            // started
-  std::size_t waiting = 0;            // of them, waiting for work
   bool stopping = false;
   std::unique_ptr<StateFiles> files;
   std::unique_ptr<StateFiles> next_files;  // replace(): taken once no write is in progress
@@ -98,11 +98,9 @@ struct StateWriter::Shared {
   void run() {
     std::unique_lock lock(mutex);
     for (;;) {
-      ++waiting;
       work.wait(lock, [&] {
         return stopping || (next_files && writing.empty()) || startable() != order.end();
       });
-      --waiting;
       if (stopping) return;
       if (next_files && writing.empty()) {
         lock.unlock();
@@ -127,7 +125,19 @@ StateWriter::StateWriter(std::unique_ptr<StateFiles> files, Mode mode)
   shared_->event = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!shared_->event)
     throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  // The threads are started by submit(), as a burst needs them.
+  // All at once, so that they are there (as ps -L shows them) before any
+  // burst, and a stalled disk stalls each of them: they wait without waking up.
+  if (mode_ == Mode::threaded) {
+    // One malloc arena for every thread (before any is started): glibc would
+    // give each writer thread an arena of its own, and their results and
+    // paths, freed by other threads, left each one holding free memory that
+    // the process kept: +2 MiB RSS in a flap storm (tests/kernel/
+    // test_faults.py). havipd's threads allocate little and rarely at once.
+    ::mallopt(M_ARENA_MAX, 1);
+    shared_->threads = Shared::kMaxThreads;
+    for (std::size_t i = 0; i < Shared::kMaxThreads; ++i)
+      start_helper_thread("havip-state", [s = shared_] { s->run(); }).detach();
+  }
 }
 
 StateWriter::~StateWriter() {
@@ -151,12 +161,7 @@ std::uint64_t StateWriter::submit(const std::string& dir, const std::string& rou
   }
   if (s.queued.insert_or_assign(router, Shared::Job{dir, role, seq, create_dir}).second)
     s.order.push_back(router);
-  // Another thread while the queue is longer than the threads waiting for
-  // work (a burst), up to kMaxThreads.
-  bool more = s.threads < Shared::kMaxThreads && s.order.size() > s.waiting;
-  if (more) ++s.threads;
   lock.unlock();
-  if (more) start_helper_thread("havip-state", [sh = shared_] { sh->run(); }).detach();
   s.work.notify_one();
   return seq;
 }
