@@ -32,8 +32,9 @@ namespace havip {
 struct StateWriter::Shared {
   // At most this many writes at once (threads started with the writer, that
   // wait without waking up for the next burst). 4, 8 and 16
-  // were measured (docs/BENCHMARKS.md): 8 was the best on a 2-CPU VM.
-  static constexpr std::size_t kMaxThreads = 8;
+  // were measured (docs/BENCHMARKS.md): 8 and 16 gave a little more on a
+  // 2-CPU VM, but 2–4 MiB more RSS in a flap storm (writes in flight).
+  static constexpr std::size_t kMaxThreads = 4;
 
   struct Job {
     std::string dir;
