@@ -1,6 +1,7 @@
 #include "effects/state_writer.h"
 
 #include <malloc.h>
+#include <semaphore.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -43,18 +44,27 @@ struct StateWriter::Shared {
     bool create_dir;
   };
   std::mutex mutex;
-  std::condition_variable work;  // for the writer threads: a write may start
+  // Posted when a write may start. A semaphore, not a condition variable:
+  // sem_post never blocks the loop, while glibc's pthread_cond_signal can wait
+  // for earlier waiters that have not woken up yet (threads stopped, as the
+  // stalled-disk tests stop them). Extra posts only wake a thread for nothing.
+  sem_t wake;
   std::condition_variable idle;  // for wait(): nothing queued or being written
   std::map<std::string, Job> queued;  // by router: not started yet, the newest wins
   std::deque<std::string> order;      // routers of `queued`, first submitted first
   std::set<std::string> writing;      // routers whose write is in progress
   std::vector<Result> done;           // not taken yet
   bool signalled = false;             // the eventfd was written since the last take()
-  std::size_t threads = 0;            // started
   bool stopping = false;
   std::unique_ptr<StateFiles> files;
   std::unique_ptr<StateFiles> next_files;  // replace(): taken once no write is in progress
   UniqueFd event;
+
+  Shared() { ::sem_init(&wake, 0, 0); }
+  ~Shared() { ::sem_destroy(&wake); }
+  void wake_writers(std::size_t n = 1) {
+    for (std::size_t i = 0; i < n; ++i) ::sem_post(&wake);
+  }
 
   void wake_loop() {
     std::uint64_t one = 1;
@@ -93,29 +103,31 @@ struct StateWriter::Shared {
     if (all_done()) idle.notify_all();
     // This thread looks for more work itself; another one is woken for the
     // router's newer write that may have waited for this one.
-    if (!order.empty()) work.notify_one();
+    if (!order.empty()) wake_writers();
   }
 
   void run() {
-    std::unique_lock lock(mutex);
     for (;;) {
-      work.wait(lock, [&] {
-        return stopping || (next_files && writing.empty()) || startable() != order.end();
-      });
-      if (stopping) return;
-      if (next_files && writing.empty()) {
-        lock.unlock();
-        files->sync();
-        lock.lock();
-        files = std::move(next_files);
-        work.notify_all();  // the writes held back by the swap
-        continue;
+      while (::sem_wait(&wake) != 0 && errno == EINTR) {
       }
-      auto it = startable();
-      std::string router = std::move(*it);
-      order.erase(it);
-      auto node = queued.extract(router);
-      write_one(std::move(node.mapped()), router, lock);
+      std::unique_lock lock(mutex);
+      for (;;) {  // every write that may start, then wait again
+        if (stopping) return;
+        if (next_files && writing.empty()) {
+          lock.unlock();
+          files->sync();
+          lock.lock();
+          files = std::move(next_files);
+          wake_writers(kMaxThreads);  // the writes held back by the swap
+          continue;
+        }
+        auto it = startable();
+        if (it == order.end()) break;
+        std::string router = std::move(*it);
+        order.erase(it);
+        auto node = queued.extract(router);
+        write_one(std::move(node.mapped()), router, lock);
+      }
     }
   }
 };
@@ -135,7 +147,6 @@ StateWriter::StateWriter(std::unique_ptr<StateFiles> files, Mode mode)
     // the process kept: +2 MiB RSS in a flap storm (tests/kernel/
     // test_faults.py). havipd's threads allocate little and rarely at once.
     ::mallopt(M_ARENA_MAX, 1);
-    shared_->threads = Shared::kMaxThreads;
     for (std::size_t i = 0; i < Shared::kMaxThreads; ++i)
       start_helper_thread("havip-state", [s = shared_] { s->run(); }).detach();
   }
@@ -146,7 +157,7 @@ StateWriter::~StateWriter() {
     std::lock_guard lock(shared_->mutex);
     shared_->stopping = true;  // what is still queued is not written
   }
-  shared_->work.notify_all();
+  shared_->wake_writers(Shared::kMaxThreads);
 }
 
 std::uint64_t StateWriter::submit(const std::string& dir, const std::string& router, Role role,
@@ -163,7 +174,7 @@ std::uint64_t StateWriter::submit(const std::string& dir, const std::string& rou
   if (s.queued.insert_or_assign(router, Shared::Job{dir, role, seq, create_dir}).second)
     s.order.push_back(router);
   lock.unlock();
-  s.work.notify_one();
+  s.wake_writers();
   return seq;
 }
 
@@ -174,7 +185,7 @@ void StateWriter::replace(std::unique_ptr<StateFiles> files) {
     s.files = std::move(files);
   else
     s.next_files = std::move(files);
-  s.work.notify_one();
+  s.wake_writers();
 }
 
 int StateWriter::fd() const { return shared_->event.get(); }
