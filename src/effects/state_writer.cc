@@ -89,12 +89,14 @@ struct StateWriter::Shared {
     lock.unlock();
     auto outcome = files->write(job.dir, router, job.role, job.create_dir);
     lock.lock();
-    writing.erase(router);
-    if (all_done()) {
+    // The last write of a burst syncs while it still counts as in progress:
+    // a replace() swaps `files` only once nothing is, never under a sync.
+    if (order.empty() && writing.size() == 1) {
       lock.unlock();
       files->sync();
       lock.lock();
     }
+    writing.erase(router);
     done.push_back(Result{router, job.seq, job.role, std::move(job.dir), std::move(outcome)});
     if (!signalled) {  // once per take(): a burst's results wake the loop once, not 1,000 times
       signalled = true;
