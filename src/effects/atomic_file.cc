@@ -79,4 +79,17 @@ tl::expected<Written, std::string> write_atomic(int d, const std::string& where,
   return Written{std::move(f)};
 }
 
+bool already_holds(int d, const std::string& name, std::string_view content) {
+  UniqueFd f(::openat(d, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!f || ::fstat(f.get(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0644 || st.st_nlink != 1 ||
+      st.st_uid != ::geteuid() || static_cast<std::size_t>(st.st_size) != content.size())
+    return false;
+  char buf[64];
+  if (content.size() >= sizeof buf) return false;
+  ssize_t n = ::pread(f.get(), buf, content.size() + 1, 0);
+  return n == static_cast<ssize_t>(content.size()) && std::string_view(buf, content.size()) == content;
+}
+
 }  // namespace havip

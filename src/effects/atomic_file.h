@@ -31,4 +31,9 @@ tl::expected<Written, std::string> write_atomic(int dir, const std::string& wher
                                                 std::string_view content,
                                                 bool sync_before_rename);
 
+// Whether `dir`/`name` already is a regular file (not a symlink, one link,
+// owned by us, mode 0644) holding exactly `content`: rewriting it would change
+// nothing a reader sees.
+bool already_holds(int dir, const std::string& name, std::string_view content);
+
 }  // namespace havip

@@ -119,11 +119,27 @@ tl::expected<bool, std::string> FsStateFiles::write(const std::string& base,
   auto dir = open_subdir(base, router, create_dir);
   if (!dir) return tl::unexpected(dir.error());
   if (!*dir) return false;  // gone, and not ours to create
-  auto written = write_atomic(dir->get(), base + "/" + router, kFinal, role_name(role),
-                              mode_ == StateSync::inline_);
-  if (!written) return tl::unexpected(written.error());
-  if (mode_ == StateSync::deferred) {
-    std::string where = base + "/" + router + "/";
+  std::string where = base + "/" + router + "/";
+  // The first write of a file (at start-up, after a reload) leaves a file
+  // that already says the role as it is: a restart with 1,000 VIPs present
+  // creates and renames nothing (each costs an inode and, on a busy disk,
+  // waits for it). Not in inline mode, whose file must be durable once written.
+  bool first;
+  {
+    std::lock_guard lock(unsynced_mutex_);
+    first = known_.insert(where).second;
+  }
+  if (!(first && mode_ != StateSync::inline_ && already_holds(dir->get(), kFinal, role_name(role)))) {
+    auto written = write_atomic(dir->get(), base + "/" + router, kFinal, role_name(role),
+                                mode_ == StateSync::inline_);
+    if (!written) {
+      std::lock_guard lock(unsynced_mutex_);
+      known_.erase(where);  // checked again next time
+      return tl::unexpected(written.error());
+    }
+  }
+  if (mode_ == StateSync::deferred) {  // a file left as it was is synced too: it may not be yet
+    std::lock_guard lock(unsynced_mutex_);
     unsynced_.insert(where + kFinal);
     unsynced_.insert(where);
   }
@@ -131,13 +147,15 @@ tl::expected<bool, std::string> FsStateFiles::write(const std::string& base,
 }
 
 void FsStateFiles::sync() {
-  if (!syncer_ || unsynced_.empty()) return;
+  if (!syncer_) return;
   auto& shared = *syncer_->shared;
   {
+    std::lock_guard mine(unsynced_mutex_);
+    if (unsynced_.empty()) return;
     std::lock_guard lock(shared.mutex);
     shared.queue.merge(unsynced_);
+    unsynced_.clear();
   }
-  unsynced_.clear();
   shared.cv.notify_all();
 }
 

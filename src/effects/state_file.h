@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,7 +23,8 @@ class StateFiles {
  public:
   virtual ~StateFiles() = default;
   // Makes the file say `role` (primary or backup). Atomic: a reader sees the
-  // old or the new content, never a torn file. The router's directory is
+  // old or the new content, never a torn file. May be called from several
+  // threads at once, for different routers (StateWriter's pool). The router's directory is
   // created when missing if `create_dir`; otherwise a missing one is left so
   // and nothing is written (false): a Neutron router's directory is Neutron's,
   // and gone means the router is being removed.
@@ -57,8 +59,14 @@ class FsStateFiles final : public StateFiles {
   struct Syncer;
   StateSync mode_;
   // Written since the last sync(): the files and their directories, by path
-  // (a router rewritten many times is synced once).
+  // (a router rewritten many times is synced once). Guarded: writes of
+  // different routers run at the same time.
+  std::mutex unsynced_mutex_;
   std::set<std::string> unsynced_;
+  // Routers' directories ("base/router/") written (or found right) since
+  // this was made: only a first write looks whether the file already says
+  // the role. Guarded by unsynced_mutex_ too.
+  std::set<std::string> known_;
   std::unique_ptr<Syncer> syncer_;  // deferred mode only
 };
 

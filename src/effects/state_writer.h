@@ -1,4 +1,5 @@
-// Writes the state files on a thread of its own, so that the event loop never
+// Writes the state files on threads of their own (a small pool, so that the
+// files of many routers are written at once), so that the event loop never
 // waits for a disk. Creating and renaming a file can block for seconds on a
 // busy ext4 journal (and for good on a hung disk); meanwhile the loop must go
 // on following the kernel, setting sysctls and starting or stopping radvd for
@@ -6,9 +7,11 @@
 // notification of the transition) waits for its result instead: submit()
 // numbers each write, and the result names the number it completes.
 //
-// Writes of one router are done in order; a write still queued when a newer
-// one of the same router is submitted is replaced by it (the file only ever
-// has to say the latest role), so its result completes both numbers.
+// Writes of one router are done in order, one at a time (those of different
+// routers may be done at the same time, and complete in any order); a write
+// still queued when a newer one of the same router is submitted is replaced
+// by it (the file only ever has to say the latest role), so its result
+// completes both numbers.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +42,8 @@ class StateWriter {
     tl::expected<bool, std::string> outcome;  // StateFiles::write's
   };
 
-  // `files` is used on the writer thread only (in threaded mode).
+  // `files` is used on the writer threads only (in threaded mode), by
+  // several at once for different routers: its write() must allow that.
   StateWriter(std::unique_ptr<StateFiles> files, Mode mode);
   // Stops the thread. A write stuck in the kernel is left behind (the thread
   // is detached, co-owning what it uses): shutdown does not wait for a disk.
@@ -57,7 +61,8 @@ class StateWriter {
 
   // Readable (an eventfd) while results wait to be taken.
   int fd() const;
-  // The results so far, in the order the writes were done.
+  // The results so far, in the order the writes were done (a router's in
+  // the order of its writes).
   std::vector<Result> take();
 
   // Since when `router` has waited for a write (nullopt: none pending): the

@@ -230,5 +230,35 @@ def thread_named(pid, name):
     return tids[0]
 
 
+def threads_named(pid, name):
+    """The TIDs of pid's threads called `name` (havip-state: the state
+    writer's pool, started with havipd)."""
+    tids = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if Path(f"/proc/{pid}/task/{t}/comm").read_text().strip() == name:
+                tids.append(int(t))
+        except FileNotFoundError:
+            continue
+    assert tids, f"no thread {name} in havipd {pid}"
+    return tids
+
+
+class StoppedThreads:
+    """StoppedThread for each of `tids`: a stalled disk stalls every writer."""
+
+    def __init__(self, tids):
+        self.threads = [StoppedThread(t) for t in tids]
+
+    def stop(self):
+        for t in self.threads:
+            t.stop()
+        return self
+
+    def release(self):
+        for t in self.threads:
+            t.release()
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))

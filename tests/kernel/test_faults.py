@@ -41,8 +41,8 @@ import pytest
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf,  # noqa: F401
                            l3_agent, neutron_havipd_config, random_router_id, signal_vip)
 from fault_helpers import (StateReader, ctl, fake_radvd, script, log_lines_matching, metric, metrics,
-                           StoppedThread, fd_count, thread_named, remount, rss_kib,
-                           skip_if_sanitized, tiny_tmpfs, to_ms)
+                           StoppedThread, StoppedThreads, fd_count, thread_named, threads_named,
+                           remount, rss_kib, skip_if_sanitized, tiny_tmpfs, to_ms)
 from helpers import find_processes, parent_pid, router, wait_for
 
 pytestmark = pytest.mark.usefixtures("kernel_ok")
@@ -465,7 +465,7 @@ def test_a_stalled_state_disk_holds_up_only_the_state_files(netns, havipd, workd
     wait_for(lambda: out.exists() and out.read_text() == "unknown->backup backup\n", timeout=5,
              what=lambda: f"the first hook run\n{d.log_text()}")
     forwarding = "net.ipv6.conf.qg-r1.forwarding"
-    stall = StoppedThread(thread_named(d.pid, "havip-state"))
+    stall = StoppedThreads(threads_named(d.pid, "havip-state"))
     try:
         stall.stop()
         t0 = time.monotonic()
@@ -510,7 +510,7 @@ def test_sigterm_gives_up_on_a_stalled_state_disk_after_the_grace(netns, havipd,
                       "LeakSanitizer's exit check needs ptrace too")
     ns = netns.create()
     d = havipd([router("r1", ns), router("r2", ns, vip=VIP2)])
-    stall = StoppedThread(thread_named(d.pid, "havip-state"))
+    stall = StoppedThreads(threads_named(d.pid, "havip-state"))
     try:
         stall.stop()
         ns.add_addr(VIP)

@@ -22,7 +22,7 @@ import pytest
 
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf, l3_agent,  # noqa: F401
                            neutron_havipd_config, port_name, random_router_id, signal_vip)
-from fault_helpers import StoppedThread, thread_named
+from fault_helpers import StoppedThreads, threads_named
 from helpers import (NETNS_DIR, alive, cmdline, find_processes, netns_inode_of, parent_pid,
                      wait_for)
 
@@ -863,7 +863,7 @@ def test_a_removed_routers_directory_is_never_re_created(node):
     r = node.router(vip=True)
     node.start_havipd()
     node.wait_both(r, "primary")
-    stall = StoppedThread(thread_named(node.d.pid, "havip-state"))
+    stall = StoppedThreads(threads_named(node.d.pid, "havip-state"))
     try:
         stall.stop()
         r.del_vip()

@@ -108,5 +108,60 @@ TEST_P(StateFileTest, ARouterDirectoryNotOursToCreateIsLeftMissing) {
   EXPECT_EQ(read(base + "/edge1/state"), "backup");
 }
 
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+// A restart finds most files saying the role already: the first write of each
+// leaves such a file as it is (deferred and off; inline always writes, and
+// fsyncs). Later writes, and files that are not exactly right, are written.
+TEST_P(StateFileTest, AFirstWriteLeavesAFileThatAlreadySaysTheRoleAsItIs) {
+  const std::string path = dir_ + "/edge1/state";
+  FsStateFiles(GetParam()).write(dir_, "edge1", Role::primary, true);
+  auto inode = inode_of(path);
+  FsStateFiles files(GetParam());  // the restarted daemon's
+  ASSERT_TRUE(files.write(dir_, "edge1", Role::primary, true));
+  files.sync();
+  files.wait_synced();
+  EXPECT_EQ(read(path), "primary");
+  if (GetParam() == StateSync::inline_)
+    EXPECT_NE(inode_of(path), inode);
+  else
+    EXPECT_EQ(inode_of(path), inode);  // not renamed over
+  ASSERT_TRUE(files.write(dir_, "edge1", Role::backup, true));
+  EXPECT_EQ(read(path), "backup");
+  inode = inode_of(path);
+  ASSERT_TRUE(files.write(dir_, "edge1", Role::backup, true));  // not a first write: written
+  EXPECT_NE(inode_of(path), inode);
+  EXPECT_EQ(read(path), "backup");
+}
+
+TEST_P(StateFileTest, AFileWithTheRightContentButNotExactlyRightIsRewritten) {
+  fs::create_directory(dir_ + "/mode");
+  std::ofstream(dir_ + "/mode/state") << "primary";
+  ::chmod((dir_ + "/mode/state").c_str(), 0600);
+  fs::create_directory(dir_ + "/link");
+  std::ofstream(dir_ + "/other") << "primary";
+  fs::create_hard_link(dir_ + "/other", dir_ + "/link/state");
+  fs::create_directory(dir_ + "/newline");
+  std::ofstream(dir_ + "/newline/state") << "primary\n";
+  fs::create_directory(dir_ + "/symlink");
+  fs::create_symlink(dir_ + "/other", dir_ + "/symlink/state");
+  FsStateFiles files(GetParam());
+  for (auto* r : {"mode", "link", "newline", "symlink"}) {
+    ASSERT_TRUE(files.write(dir_, r, Role::primary, true)) << r;
+    auto path = dir_ + "/" + r + "/state";
+    struct stat st {};
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << r;
+    EXPECT_EQ(st.st_mode & 07777, 0644u) << r;
+    EXPECT_EQ(st.st_nlink, 1u) << r;
+    EXPECT_EQ(read(path), "primary") << r;
+  }
+  EXPECT_EQ(read(dir_ + "/other"), "primary");  // the other link, and the symlink's target
+}
+
 }  // namespace
 }  // namespace havip

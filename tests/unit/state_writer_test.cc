@@ -2,13 +2,16 @@
 // newest queued write of a router replacing an older one, results numbered
 // and signalled on an eventfd, and a stalled disk never holding up the loop.
 #include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,6 +22,7 @@ namespace havip {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -37,9 +41,13 @@ struct Gate {
     closed = false;
     cv.notify_all();
   }
-  void await_waiting() {
+  void await_waiting(int n = 1) {
     std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return waiting > 0; });
+    cv.wait(lock, [&] { return waiting >= n; });
+  }
+  int now_waiting() {
+    std::lock_guard lock(mutex);
+    return waiting;
   }
   std::vector<std::string> recorded() {
     std::lock_guard lock(mutex);
@@ -93,6 +101,14 @@ std::vector<std::string> summary(const std::vector<StateWriter::Result>& results
   return out;
 }
 
+// The entries of `router` (those that start with "router#" or "router="), in order.
+std::vector<std::string> of(const std::string& router, const std::vector<std::string>& all) {
+  std::vector<std::string> out;
+  for (const auto& e : all)
+    if (e.starts_with(router + "#") || e.starts_with(router + "=")) out.push_back(e);
+  return out;
+}
+
 TEST(StateWriter, WritesTheFileOffTheCallingThreadAndSignalsTheResult) {
   char tmpl[] = "/tmp/havip-writer-test-XXXXXX";
   std::string dir = ::mkdtemp(tmpl);
@@ -120,13 +136,75 @@ TEST(StateWriter, AQueuedWriteIsReplacedByTheRoutersNewerOneAndOrderIsKept) {
   gate->await_waiting();
   w.submit("/d", "r1", Role::backup);   // 2: queued
   w.submit("/d", "r2", Role::primary);  // 3: queued
-  w.submit("/d", "r1", Role::primary);  // 4: replaces 2, keeps r1's place before r2
+  w.submit("/d", "r1", Role::primary);  // 4: replaces 2
   EXPECT_FALSE(readable(w.fd(), 50));   // the caller never waits for the disk
   gate->open();
-  EXPECT_THAT(summary(collect(w, 3)),
-              ElementsAre("r1#1=primary", "r1#4=primary", "r2#3=primary"));
-  EXPECT_THAT(gate->recorded(), ElementsAre("r1=primary", "r1=primary", "r2=primary"));
+  auto results = summary(collect(w, 3));
+  EXPECT_THAT(results, UnorderedElementsAre("r1#1=primary", "r1#4=primary", "r2#3=primary"));
+  EXPECT_THAT(of("r1", results), ElementsAre("r1#1=primary", "r1#4=primary"));
+  auto written = gate->recorded();
+  EXPECT_THAT(written, UnorderedElementsAre("r1=primary", "r1=primary", "r2=primary"));
   EXPECT_FALSE(w.busy());
+}
+
+TEST(StateWriter, WritesOfDifferentRoutersRunAtTheSameTime) {
+  auto gate = std::make_shared<Gate>();
+  gate->closed = true;
+  StateWriter w(std::make_unique<GatedFiles>(gate), StateWriter::Mode::threaded);
+  for (auto* r : {"r1", "r2", "r3", "r4"}) w.submit("/d", r, Role::primary);
+  gate->await_waiting(4);  // all four stalled at once: one slow write holds up no other
+  gate->open();
+  EXPECT_THAT(summary(collect(w, 4)), UnorderedElementsAre("r1#1=primary", "r2#2=primary",
+                                                            "r3#3=primary", "r4#4=primary"));
+}
+
+TEST(StateWriter, ARoutersNextWriteWaitsUntilItsLastOneIsDone) {
+  auto gate = std::make_shared<Gate>();
+  gate->closed = true;
+  StateWriter w(std::make_unique<GatedFiles>(gate), StateWriter::Mode::threaded);
+  w.submit("/d", "r1", Role::primary);  // 1: stalls
+  gate->await_waiting(1);
+  w.submit("/d", "r1", Role::backup);   // 2: must not start beside 1
+  w.submit("/d", "r2", Role::backup);   // 3: may
+  gate->await_waiting(2);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(gate->now_waiting(), 2);  // r1's second write did not start
+  gate->open();
+  auto results = summary(collect(w, 3));
+  EXPECT_THAT(of("r1", results), ElementsAre("r1#1=primary", "r1#2=backup"));
+  EXPECT_THAT(of("r1", gate->recorded()), ElementsAre("r1=primary", "r1=backup"));
+}
+
+// Many routers, each rewritten several times by the pool on a real directory:
+// every file ends with the router's last role, and each router's results
+// come in the order of its writes.
+TEST(StateWriter, ABurstOfManyRoutersEndsWithEachRoutersLastRole) {
+  char tmpl[] = "/tmp/havip-writer-test-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  StateWriter w(std::make_unique<FsStateFiles>(StateSync::deferred), StateWriter::Mode::threaded);
+  constexpr int kRouters = 100, kRounds = 5;
+  std::map<std::string, std::uint64_t> last_seq;
+  for (int round = 0; round < kRounds; ++round)
+    for (int i = 0; i < kRouters; ++i) {
+      auto name = "r" + std::to_string(i);
+      last_seq[name] = w.submit(dir, name, round % 2 ? Role::backup : Role::primary);
+    }
+  ASSERT_TRUE(w.wait(Clock::now() + 20s));
+  std::map<std::string, std::uint64_t> seen;
+  for (const auto& r : w.take()) {
+    ASSERT_TRUE(r.outcome) << r.outcome.error();
+    EXPECT_GT(r.seq, seen[r.router]) << r.router;  // a router's results in order
+    seen[r.router] = r.seq;
+  }
+  EXPECT_EQ(seen, last_seq);  // the last write of every router completed
+  EXPECT_FALSE(w.busy());
+  for (int i = 0; i < kRouters; ++i) {
+    std::ifstream in(dir + "/r" + std::to_string(i) + "/state");
+    std::stringstream s;
+    s << in.rdbuf();
+    EXPECT_EQ(s.str(), kRounds % 2 ? "primary" : "backup") << i;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(StateWriter, SyncsOnceTheQueueIsEmpty) {
@@ -149,7 +227,7 @@ TEST(StateWriter, AFailedWriteComesBackWithItsError) {
   w.submit("/full", "r1", Role::backup);
   w.submit("/ok", "r2", Role::backup);
   EXPECT_THAT(summary(collect(w, 2)),
-              ElementsAre("r1#1=backup failed: No space left on device", "r2#2=backup"));
+              UnorderedElementsAre("r1#1=backup failed: No space left on device", "r2#2=backup"));
 }
 
 TEST(StateWriter, PendingSinceTellsHowLongARouterHasWaited) {
@@ -202,6 +280,38 @@ TEST(StateWriter, ReplacedFilesTakeOverForTheWritesThatFollow) {
   w.submit("/d", "r1", Role::backup);
   collect(w, 2);
   EXPECT_THAT(gate->recorded(), ElementsAre("old:r1=primary", "new:r1=backup"));
+}
+
+TEST(StateWriter, AReplacementWaitsForTheWritesInProgress) {
+  auto gate = std::make_shared<Gate>();
+  gate->closed = true;
+  StateWriter w(std::make_unique<GatedFiles>(gate, "old:"), StateWriter::Mode::threaded);
+  w.submit("/d", "r1", Role::primary);  // stalls, with the old files
+  gate->await_waiting(1);
+  w.replace(std::make_unique<GatedFiles>(gate, "new:"));
+  w.submit("/d", "r2", Role::primary);  // neither beside it with the old, nor with the new
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(gate->now_waiting(), 1);
+  gate->open();
+  collect(w, 2);
+  EXPECT_THAT(gate->recorded(), ElementsAre("old:r1=primary", "new:r2=primary"));
+}
+
+TEST(StateWriter, TheResultsOfABurstWakeTheLoopOnce) {
+  auto gate = std::make_shared<Gate>();
+  gate->closed = true;
+  StateWriter w(std::make_unique<GatedFiles>(gate), StateWriter::Mode::threaded);
+  for (auto* r : {"r1", "r2", "r3"}) w.submit("/d", r, Role::primary);
+  gate->await_waiting(3);
+  gate->open();
+  ASSERT_TRUE(w.wait(Clock::now() + 5s));
+  std::uint64_t count = 0;
+  ASSERT_EQ(::read(w.fd(), &count, sizeof count), static_cast<ssize_t>(sizeof count));
+  EXPECT_EQ(count, 1u);  // one eventfd write for the three results
+  EXPECT_EQ(w.take().size(), 3u);
+  EXPECT_FALSE(readable(w.fd(), 0));
+  w.submit("/d", "r1", Role::backup);  // after a take(), the next result signals again
+  EXPECT_EQ(collect(w, 1).size(), 1u);
 }
 
 TEST(StateWriter, InlineModeWritesInSubmitAndStillSignals) {
