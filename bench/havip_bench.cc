@@ -23,6 +23,9 @@
 // inside that system call, so every latency here is an upper bound by at most
 // the length of the call (reported as "sendto() + ack itself").
 #include <fcntl.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <sched.h>
 #include <spawn.h>
@@ -678,6 +681,100 @@ class ReportSocket {
   UniqueFd fd_;
 };
 
+// The kernel's process events (the proc connector, NETLINK_CONNECTOR): when havipd
+// clone()s a child, when that child's execve() has loaded the new program (before the
+// dynamic loader runs), when a process exits. Their timestamps are the kernel's
+// CLOCK_MONOTONIC, the clock of every other time here, so both directions of a
+// transition are timed from outside havipd at the same kind of point: radvd's exec
+// done (primary) and radvd's exit done (backup). Needs root and the initial network
+// namespace (the driver runs there). Every process of the machine is reported: only
+// the pids asked about are kept.
+class ProcEvents {
+ public:
+  struct Times {
+    std::int64_t fork = 0, exec = 0, exit = 0;
+    pid_t parent = 0;
+  };
+  ProcEvents() {
+    fd_ = UniqueFd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR));
+    if (!fd_) throw std::runtime_error(fmt::format("proc connector: {}", std::strerror(errno)));
+    int size = 8 << 20;
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = CN_IDX_PROC;
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      throw std::runtime_error(fmt::format("proc connector bind: {}", std::strerror(errno)));
+    listen(PROC_CN_MCAST_LISTEN);
+  }
+  ~ProcEvents() { listen(PROC_CN_MCAST_IGNORE); }
+  ProcEvents(const ProcEvents&) = delete;
+  ProcEvents& operator=(const ProcEvents&) = delete;
+  int fd() const { return fd_.get(); }
+  // Reads what is queued; keeps the children of `parent` (forks) and the pids in
+  // `watched` (exec, exit).
+  void drain(pid_t parent) {
+    alignas(nlmsghdr) char buf[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && errno == ENOBUFS) {
+        ++overruns_;
+        continue;
+      }
+      if (n <= 0) return;
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, n);
+           h = NLMSG_NEXT(h, n)) {
+        auto* msg = static_cast<cn_msg*>(NLMSG_DATA(h));
+        auto* ev = reinterpret_cast<proc_event*>(msg->data);
+        auto t = static_cast<std::int64_t>(ev->timestamp_ns);
+        switch (ev->what) {
+          case proc_event::PROC_EVENT_FORK:
+            if (ev->event_data.fork.parent_tgid == parent &&
+                ev->event_data.fork.child_pid == ev->event_data.fork.child_tgid)
+              times_[ev->event_data.fork.child_tgid] = Times{t, 0, 0, parent};
+            break;
+          case proc_event::PROC_EVENT_EXEC:
+            if (auto it = times_.find(ev->event_data.exec.process_tgid); it != times_.end() && it->second.exec == 0)
+              it->second.exec = t;
+            break;
+          case proc_event::PROC_EVENT_EXIT:
+            if (ev->event_data.exit.process_pid == ev->event_data.exit.process_tgid)
+              if (auto it = times_.find(ev->event_data.exit.process_tgid); it != times_.end())
+                it->second.exit = t;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+  // The times seen for `pid` (all 0 if none).
+  Times of(pid_t pid) const {
+    auto it = times_.find(pid);
+    return it == times_.end() ? Times{} : it->second;
+  }
+  void forget(pid_t pid) { times_.erase(pid); }
+  long overruns() const { return overruns_; }
+
+ private:
+  void listen(proc_cn_mcast_op op) {
+    alignas(nlmsghdr) char req[NLMSG_SPACE(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] = {};
+    auto* h = reinterpret_cast<nlmsghdr*>(req);
+    h->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op));
+    h->nlmsg_type = NLMSG_DONE;
+    auto* msg = static_cast<cn_msg*>(NLMSG_DATA(h));
+    msg->id.idx = CN_IDX_PROC;
+    msg->id.val = CN_VAL_PROC;
+    msg->len = sizeof(proc_cn_mcast_op);
+    std::memcpy(msg->data, &op, sizeof op);
+    if (::send(fd_.get(), req, h->nlmsg_len, 0) < 0 && op == PROC_CN_MCAST_LISTEN)
+      throw std::runtime_error(fmt::format("proc connector listen: {}", std::strerror(errno)));
+  }
+  UniqueFd fd_;
+  std::map<pid_t, Times> times_;
+  long overruns_ = 0;
+};
+
 // A thread that, once armed, re-reads one sysctl file in a tight loop and records when
 // it first reads the wanted value. It yields after every read, so on a CPU havipd or its
 // child also wants it steps aside (its time is then an upper bound); on a CPU of its own
@@ -741,8 +838,12 @@ long long cpu_pressure_us() {
 struct EffTransition {
   bool added = false;
   std::int64_t before = 0, after = 0, state = 0, exec = 0, gone = 0, sysctl = 0;
+  // The kernel's process events for radvd (ProcEvents): havipd's clone() of it and
+  // its exec (primary), its exit (backup).
+  std::int64_t cloned = 0, execd = 0, exited = 0;
   std::string sysctls;  // primary: as the fake radvd read them at its start; backup: after it was gone
   bool term = false;    // the fake radvd was sent SIGTERM
+  pid_t radvd = 0;      // the fake radvd started (primary) or stopped (backup)
   bool missed = false;
 };
 
@@ -838,7 +939,10 @@ int cmd_effects(const Args& a) {
   StateWatch watch;
   if (!watch.add(dirname_of(state_file), 0)) throw std::runtime_error("cannot watch " + state_file);
 
+  std::unique_ptr<ProcEvents> procs;
+  if (with_radvd) procs = std::make_unique<ProcEvents>();
   UniqueFd radvd_pidfd;  // the running fake radvd, if any
+  pid_t radvd_pid = 0;
   long terms = 0, checks = 0;
   auto handle_reports = [&](EffTransition* t) {
     if (!reports) return;
@@ -850,9 +954,11 @@ int cmd_effects(const Args& a) {
         if (t) t->term = true;
       } else if (r.kind == "start") {
         radvd_pidfd = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
+        radvd_pid = r.pid;
         if (t && t->added && t->exec == 0) {
           t->exec = r.t;
           t->sysctls = r.sysctls;
+          t->radvd = r.pid;
         }
       }
     }
@@ -870,6 +976,7 @@ int cmd_effects(const Args& a) {
     t.after = now_ns();
     if (err != 0) throw std::runtime_error(fmt::format("address change: {}", std::strerror(err)));
     bool need_radvd = with_radvd && (add || radvd_pidfd);
+    if (!add) t.radvd = radvd_pid;
     auto deadline = t.after + std::int64_t{timeout_ms} * 1'000'000;
     while ((t.state == 0 || need_radvd) && now_ns() < deadline) {
       std::array<pollfd, 4> p{pollfd{watch.fd(), POLLIN, 0},
@@ -896,6 +1003,21 @@ int cmd_effects(const Args& a) {
         need_radvd = false;
       }
       if (p[3].revents) started.notify->drain();
+    }
+    if (procs) {
+      // Queued by now: the exec event comes before radvd's main() reports, the exit
+      // event before its pidfd turns readable.
+      procs->drain(pid);
+      if (t.radvd != 0) {
+        auto k = procs->of(t.radvd);
+        if (add) {
+          t.cloned = k.fork;
+          t.execd = k.exec;
+        } else {
+          t.exited = k.exit;
+          procs->forget(t.radvd);
+        }
+      }
     }
     if (poller) t.sysctl = poller->result(100);
     t.missed = t.state == 0 || need_radvd || (poller && t.sysctl == 0);
@@ -940,14 +1062,21 @@ int cmd_effects(const Args& a) {
   auto us_of = [](std::int64_t from, std::int64_t to) { return us(to - from); };
   std::vector<double> up_state, up_exec, up_state_exec, up_sysctl, up_sysctl_exec;
   std::vector<double> down_state, down_gone, down_state_gone, down_sysctl, down_sysctl_gone;
+  // Kernel process events (ProcEvents): "done" in each direction.
+  std::vector<double> up_cloned, up_execd, up_cloned_execd, up_execd_main, down_exited,
+      down_exited_gone;
   long up_sysctls_ok = 0, down_sysctls_ok = 0, ups = 0, downs = 0;
-  std::string csv = "added,sendto_us,state_us,radvd_us,sysctl_us,sysctls,term\n";
+  std::string csv =
+      "added,sendto_us,state_us,radvd_us,sysctl_us,sysctls,term,cloned_us,done_us\n";
   for (const auto& t : ts) {
-    csv += fmt::format("{},{:.1f},{:.1f},{:.1f},{:.1f},\"{}\",{}\n", t.added ? 1 : 0,
+    std::int64_t done = t.added ? t.execd : t.exited;
+    csv += fmt::format("{},{:.1f},{:.1f},{:.1f},{:.1f},\"{}\",{},{:.1f},{:.1f}\n", t.added ? 1 : 0,
                        us_of(t.before, t.after), us_of(t.before, t.state),
                        with_radvd ? us_of(t.before, t.added ? t.exec : t.gone) : 0.0,
                        t.sysctl ? us_of(t.before, t.sysctl) : 0.0,
-                       t.sysctls.empty() ? "-" : t.sysctls, t.term ? 1 : 0);
+                       t.sysctls.empty() ? "-" : t.sysctls, t.term ? 1 : 0,
+                       t.cloned ? us_of(t.before, t.cloned) : 0.0,
+                       done ? us_of(t.before, done) : 0.0);
     if (t.added) {
       ++ups;
       up_state.push_back(us_of(t.before, t.state));
@@ -955,6 +1084,12 @@ int cmd_effects(const Args& a) {
         up_exec.push_back(us_of(t.before, t.exec));
         up_state_exec.push_back(us_of(t.state, t.exec));
         up_sysctls_ok += t.sysctls == "1,2,1";
+        if (t.cloned && t.execd) {
+          up_cloned.push_back(us_of(t.before, t.cloned));
+          up_execd.push_back(us_of(t.before, t.execd));
+          up_cloned_execd.push_back(us_of(t.cloned, t.execd));
+          up_execd_main.push_back(us_of(t.execd, t.exec));
+        }
       }
       if (t.sysctl) {
         up_sysctl.push_back(us_of(t.before, t.sysctl));
@@ -967,6 +1102,10 @@ int cmd_effects(const Args& a) {
         down_gone.push_back(us_of(t.before, t.gone));
         down_state_gone.push_back(us_of(t.state, t.gone));
         down_sysctls_ok += t.sysctls == "0,0";
+        if (t.exited) {
+          down_exited.push_back(us_of(t.before, t.exited));
+          down_exited_gone.push_back(us_of(t.exited, t.gone));
+        }
       }
       if (t.sysctl) {
         down_sysctl.push_back(us_of(t.before, t.sysctl));
@@ -1013,6 +1152,32 @@ int cmd_effects(const Args& a) {
         verdict(down_sysctls_ok == downs));
     row(section, "radvd stopped gracefully (SIGTERM reached it)", std::to_string(terms), "0",
         verdict(terms == 0));
+  }
+  if (with_radvd) {
+    // Both directions side by side, each "done" at the same kind of point, seen by the
+    // kernel: sysctls written, then radvd's execve() done (primary) / radvd's exit
+    // done (backup). Then what follows each: radvd's dynamic loader up to its main(),
+    // and the exit reaching a pidfd.
+    auto p50 = [](const std::vector<double>& v) { return fmt_us(summarize(v).p50); };
+    auto p99 = [](const std::vector<double>& v) { return fmt_us(summarize(v).p99); };
+    auto pu = summarize(up_execd), pd = summarize(down_exited);
+    row(section, fmt::format("DONE to primary (n={}): event → radvd exec'd (kernel exec event; sysctls and radvd.conf written before)", up_execd.size()),
+        fmt_summary(pu));
+    row(section, fmt::format("DONE to backup (n={}): event → radvd exited (kernel exit event; sysctls written before)", down_exited.size()),
+        fmt_summary(pd));
+    row(section, "DONE side by side, p50 / p99: to primary (exec'd); to backup (exited); ratio of the p50s",
+        fmt::format("{} / {}; {} / {}; {:.2f}", fmt_us(pu.p50), fmt_us(pu.p99), fmt_us(pd.p50),
+                    fmt_us(pd.p99), pd.p50 > 0 ? pu.p50 / pd.p50 : 0.0));
+    row(section, "to primary: event → havipd clone()s radvd (kernel fork event)", fmt_summary(summarize(up_cloned)));
+    row(section, "to primary: clone → radvd exec'd (the child's set-up and execve)",
+        fmt_summary(summarize(up_cloned_execd)));
+    row(section, "to primary: radvd exec'd → its main() (its dynamic loader)", fmt_summary(summarize(up_execd_main)));
+    row(section, "to backup: radvd exited → its pidfd readable (driver)", fmt_summary(summarize(down_exited_gone)));
+    row(section, "side by side, p50 (p99): event → radvd main() (primary); event → radvd gone, pidfd (backup)",
+        fmt::format("{} ({}); {} ({})", p50(up_exec), p99(up_exec), p50(down_gone), p99(down_gone)));
+    if (procs && procs->overruns() > 0)
+      row(section, "proc connector overruns (events lost; their transitions left out)",
+          std::to_string(procs->overruns()));
   }
   if (missed) row(section, "transitions not completed in time", std::to_string(missed), "0", "MISS");
   if (with_radvd && a.num("exec-floor", 0) > 0)

@@ -67,7 +67,16 @@ RadvdEffect::RadvdEffect(Launcher& launcher, Observer& observer, RunFiles& files
       pid_file_(pid_path(daemon, router)),
       rendered_(content_of(router)),
       supervisor_(launcher, observer, std::move(clock), run_spec(daemon, router), radvd_policy(),
-                  check_spec(daemon, router)) {}
+                  check_spec(daemon, router)) {
+  // The pid file's directory (Neutron's external/pids may not exist yet).
+  auto slash = pid_file_.rfind('/');
+  auto parent = pid_file_.substr(0, slash == std::string::npos ? 0 : slash);
+  auto up = parent.rfind('/');
+  if (up != std::string::npos && up > 0 && parent != run_dir_ + "/" + router_) {
+    pid_parent_ = parent.substr(0, up);
+    pid_dir_ = parent.substr(up + 1);
+  }
+}
 
 void RadvdEffect::precheck(TimePoint now) {
   if (!rendered_.empty()) {
@@ -83,12 +92,8 @@ tl::expected<void, std::string> RadvdEffect::role(Role role, TimePoint now) {
     auto ok = rendered_.empty() ? files_.ensure(run_dir_, router_)
                                 : files_.write(run_dir_, router_, kConf, rendered_);
     if (!ok) return ok;
-    // The pid file's directory (Neutron's external/pids may not exist yet).
-    auto slash = pid_file_.rfind('/');
-    auto parent = pid_file_.substr(0, slash);
-    auto up = parent.rfind('/');
-    if (up != std::string::npos && up > 0) {
-      ok = files_.ensure(parent.substr(0, up), parent.substr(up + 1));
+    if (!pid_dir_.empty()) {
+      ok = files_.ensure(pid_parent_, pid_dir_);
       if (!ok) return ok;
     }
     supervisor_.want(true, now);

@@ -37,6 +37,10 @@ class RadvdEffect {
  private:
   RunFiles& files_;
   std::string run_dir_, router_, pid_file_;
+  // The pid file's directory as (parent, name), to create on the way to
+  // primary; empty when it is the router's own run directory, which writing
+  // radvd.conf has just made sure of.
+  std::string pid_parent_, pid_dir_;
   std::string rendered_;  // empty when config_file is used as it is
   Supervisor supervisor_;
 };

@@ -28,9 +28,9 @@ namespace havip {
 namespace {
 constexpr auto kThrottlePause = std::chrono::milliseconds(100);
 
-sd_event_source* watch_exit(sd_event* loop, pid_t pid, sd_event_child_handler_t handler,
-                            void* userdata) {
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+// Watches the exit of the process `pidfd` refers to (taking the fd, also on failure).
+sd_event_source* watch_exit_pidfd(sd_event* loop, int pidfd, sd_event_child_handler_t handler,
+                                  void* userdata) {
   if (pidfd < 0) return nullptr;
   sd_event_source* source = nullptr;
   if (sd_event_add_child_pidfd(loop, &source, pidfd, WEXITED, handler, userdata) < 0) {
@@ -39,6 +39,12 @@ sd_event_source* watch_exit(sd_event* loop, pid_t pid, sd_event_child_handler_t 
   }
   sd_event_source_set_child_pidfd_own(source, true);
   return source;
+}
+
+sd_event_source* watch_exit(sd_event* loop, pid_t pid, sd_event_child_handler_t handler,
+                            void* userdata) {
+  return watch_exit_pidfd(loop, static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)), handler,
+                          userdata);
 }
 
 // Sends `sig` through the pidfd (no pid reuse) and to the process group the
@@ -179,18 +185,24 @@ int child_main(void* p) {
 }
 
 // clone(CLONE_VM|CLONE_VFORK), as posix_spawn does internally — but
-// posix_spawn cannot set a parent-death signal. Returns 0 or an errno.
-int spawn(pid_t* pid, const ProcessSpec& spec, int out) {
-  alignas(16) static char stack[64 * 1024];  // the daemon is single-threaded
+// posix_spawn cannot set a parent-death signal. The pidfd comes with the
+// clone (CLONE_PIDFD: no pidfd_open on the way to exec). `devnull` is the
+// launcher's /dev/null. Returns 0 or an errno.
+// Only the event loop's thread spawns, so one stack will do.
+int spawn(pid_t* pid, UniqueFd* pidfd, const ProcessSpec& spec, int out, int devnull,
+          pid_t self) {
+  alignas(16) static char stack[64 * 1024];
   auto argv = c_strings(spec.argv);
   auto envp = c_strings(spec.env);
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull) return errno;
-  SpawnArgs args{argv.data(), envp.data(), out, devnull.get(), ::getpid(), 0};
-  *pid = ::clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  SpawnArgs args{argv.data(), envp.data(), out, devnull, self, 0};
+  int fd = -1;
+  *pid = ::clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+                 &args, &fd);
   if (*pid < 0) return errno;
+  *pidfd = UniqueFd(fd);
   if (args.error != 0) {  // it has exited already (vfork: we resume after exec or exit)
     ::waitpid(*pid, nullptr, 0);
+    pidfd->reset();
     return args.error;
   }
   return 0;
@@ -207,7 +219,12 @@ std::string ExitStatus::to_string() const {
 }
 
 SpawnLauncher::SpawnLauncher(sd_event* loop, Observer& observer, int home_netns, NetnsFd netns_fd)
-    : loop_(loop), home_netns_(home_netns), netns_fd_(std::move(netns_fd)), observer_(observer) {
+    : loop_(loop),
+      home_netns_(home_netns),
+      netns_fd_(std::move(netns_fd)),
+      observer_(observer),
+      self_(::getpid()),
+      devnull_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     spdlog::warn("cannot become a child subreaper ({}): a process a child leaves behind "
                  "will not be stopped with it",
@@ -258,14 +275,24 @@ tl::expected<ProcessId, std::string> SpawnLauncher::start(const ProcessSpec& spe
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return tl::unexpected(fmt::format("pipe: {}", std::strerror(errno)));
   UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+  // Opened once (the children's stdin); again here only if that failed.
+  UniqueFd own_devnull;
+  int devnull = devnull_.get();
+  if (devnull < 0) {
+    own_devnull = UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!own_devnull) return tl::unexpected(fmt::format("/dev/null: {}", std::strerror(errno)));
+    devnull = own_devnull.get();
+  }
   pid_t pid = 0;
+  UniqueFd pidfd;
+  auto run = [&] { return spawn(&pid, &pidfd, spec, write_end.get(), devnull, self_); };
   int r = 0;
   if (spec.netns.empty()) {
-    r = spawn(&pid, spec, write_end.get());
+    r = run();
   } else {
     int fd = netns_fd_(spec.netns);
     if (fd < 0) return tl::unexpected("namespace " + spec.netns + " is not available");
-    auto in = netns::run_in(fd, home_netns_, [&] { return spawn(&pid, spec, write_end.get()); });
+    auto in = netns::run_in(fd, home_netns_, run);
     if (!in) return tl::unexpected(in.error());
     r = *in;
   }
@@ -275,7 +302,7 @@ tl::expected<ProcessId, std::string> SpawnLauncher::start(const ProcessSpec& spe
 
   auto unit = std::make_unique<Unit>(this, next_id_++, pid, spec, std::move(exit_fn),
                                      std::move(read_end));
-  unit->exit_source = watch_exit(loop_, pid, on_exit, unit.get());
+  unit->exit_source = watch_exit_pidfd(loop_, pidfd.release(), on_exit, unit.get());
   if (!unit->exit_source) {
     // Cannot watch it, so it must not run unwatched.
     ::kill(pid, SIGKILL);

@@ -87,6 +87,8 @@ class SpawnLauncher final : public Launcher {
   int home_netns_;
   NetnsFd netns_fd_;
   Observer& observer_;
+  pid_t self_;        // havipd: a child whose parent is not this any more stops
+  UniqueFd devnull_;  // the children's stdin
   ProcessId next_id_ = 1;
   std::map<ProcessId, std::unique_ptr<Unit>> units_;
   std::map<pid_t, ProcessId> pids_;  // every known process of a unit
