@@ -31,10 +31,8 @@ void MetricsTextfile::changed() {
   sd_event_source_get_enabled(timer_, &enabled);
   sd_event_source_get_time(timer_, &when);
   if (enabled != SD_EVENT_OFF && when <= usec_of(at)) return;
-  arm(at);
+  arm_timer(timer_, at);
 }
-
-void MetricsTextfile::arm(TimePoint at) { arm_timer(timer_, at); }
 
 void MetricsTextfile::write() {
   if (path_.empty()) return;
@@ -54,7 +52,7 @@ int MetricsTextfile::on_timer(sd_event_source*, std::uint64_t, void* self) {
   auto* m = static_cast<MetricsTextfile*>(self);
   if (m->path_.empty()) return 0;
   m->write();
-  m->arm(Clock::now() + std::chrono::seconds(60));
+  arm_timer(m->timer_, Clock::now() + std::chrono::seconds(60));
   return 0;
 }
 

@@ -38,7 +38,6 @@ class MetricsTextfile final : public Observer {
 
  private:
   static int on_timer(sd_event_source* s, std::uint64_t usec, void* self);
-  void arm(TimePoint at);
 
   Render render_;
   std::string path_;

@@ -22,10 +22,13 @@ bool same_effects(RouterConfig a, RouterConfig b) {
 
 // A state file write that takes longer is shown as failing (havipctl).
 constexpr Millis kStateWriteSlow{1000};
+
+// A state file that could not be written is tried again after 100 ms, doubling to 30 s.
+Backoff state_file_backoff() { return Backoff(Millis(100), Millis(30000)); }
 }  // namespace
 
 Pipeline::Pipeline(EffectsContext ctx, std::unique_ptr<StateQueue> state_files)
-    : ctx_(ctx), state_files_(std::move(state_files)), state_retry_(Millis(100), Millis(30000)) {}
+    : ctx_(ctx), state_files_(std::move(state_files)), state_retry_(state_file_backoff()) {}
 
 void Pipeline::configure(const DaemonConfig& daemon, const std::vector<RouterConfig>& routers,
                          const std::function<Role(const std::string&)>& role_of, TimePoint now) {
@@ -148,7 +151,7 @@ void Pipeline::after_state_file(Entry& entry, Role from, Role to) {
 }
 
 void Pipeline::rewrite_state_files() {
-  state_retry_ = Backoff(Millis(100), Millis(30000));
+  state_retry_ = state_file_backoff();
   for (const auto& [name, entry] : routers_)
     if (entry.role != Role::unknown) write_state(name, entry.role);
 }
