@@ -48,10 +48,12 @@ constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd
 constexpr std::string_view kDaemonKeys[] = {
     "state_dir",  "hold_down_ms", "netns_dir",   "netlink_receive_buffer",
     "state_sync", "run_dir",      "radvd_binary", "control_socket", "control_socket_group",
-    "metrics_textfile"};
+    "metrics_textfile", "on_stale_vip", "observe_vrrp", "track_speaker"};
 constexpr std::string_view kRouterKeys[] = {
     "name",         "namespace", "interface", "vip",     "hold_down_ms", "gateway_interface",
-    "ipv6_gateway", "sysctl",    "radvd",     "service", "hook"};
+    "ipv6_gateway", "sysctl",    "radvd",     "service", "hook",
+    "vrid",         "vrrp_version", "advert_interval_ms", "priority", "observe_vrrp",
+    "track_speaker", "speaker_pid_file", "addresses"};
 constexpr std::string_view kSysctlKeys[] = {"key", "primary", "backup"};
 constexpr std::string_view kRadvdKeys[] = {"config_file", "user", "interface"};
 constexpr std::string_view kRadvdInterfaceKeys[] = {
@@ -80,6 +82,8 @@ struct Choice {
 
 constexpr Choice<StateSync> kStateSyncs[] = {
     {"deferred", StateSync::deferred}, {"inline", StateSync::inline_}, {"off", StateSync::off}};
+constexpr Choice<StaleVip> kStaleVips[] = {{"release", StaleVip::release},
+                                           {"report", StaleVip::report}};
 constexpr Choice<PrefixMode> kPrefixModes[] = {{"slaac", PrefixMode::slaac},
                                                {"dhcpv6-stateless", PrefixMode::dhcpv6_stateless},
                                                {"dhcpv6-stateful", PrefixMode::dhcpv6_stateful}};
@@ -551,6 +555,9 @@ DaemonConfig parse_daemon(TableReader& top) {
     d.control_socket_group = *v;
   if (auto v = r->checked("metrics_textfile", valid_optional_path, kOptionalPathRule))
     d.metrics_textfile = *v;
+  if (auto v = r->choice("on_stale_vip", kStaleVips)) d.on_stale_vip = *v;
+  if (auto v = r->boolean("observe_vrrp")) d.observe_vrrp = *v;
+  if (auto v = r->boolean("track_speaker")) d.track_speaker = *v;
   return d;
 }
 
@@ -728,8 +735,41 @@ void parse_effects(TableReader& r, RouterConfig& c) {
   c.hooks = r.tables("hook", "[[router.hook]]", parse_hook);
 }
 
+// "ADDR/LEN" or "ADDR/LEN dev IFNAME", as keepalived's virtual_ipaddress.
+std::optional<HeldAddress> parse_held_address(std::string_view text) {
+  auto space = text.find(' ');
+  auto prefix = IpPrefix::parse(text.substr(0, space));
+  if (!prefix) return std::nullopt;
+  if (space == std::string_view::npos) return HeldAddress{*prefix, ""};
+  auto rest = text.substr(space + 1);
+  if (!rest.starts_with("dev ")) return std::nullopt;
+  auto dev = rest.substr(4);
+  if (!valid_interface_name(dev)) return std::nullopt;
+  return HeldAddress{*prefix, std::string(dev)};
+}
+constexpr std::string_view kHeldAddressRule =
+    "\"ADDR/LEN\" or \"ADDR/LEN dev IFNAME\" (keepalived's virtual_ipaddress)";
+
+// The router's VRRP instance, as keepalived.conf has it, and how it is watched.
+void parse_vrrp(TableReader& r, RouterConfig& c) {
+  c.vrrp.vrid = static_cast<int>(r.integer("vrid", 1, 255).value_or(0));
+  c.vrrp.version = static_cast<int>(r.integer("vrrp_version", 2, 3).value_or(2));
+  // VRRPv3 counts in centiseconds up to 4095; v2 in whole seconds up to 255.
+  c.vrrp.advert_interval = r.millis("advert_interval_ms", 10, 255000);
+  if (c.vrrp.advert_interval && c.vrrp.version == 2 && c.vrrp.advert_interval->count() % 1000)
+    r.bad("advert_interval_ms", "VRRPv2 adverts are sent every whole second; got " +
+                                    std::to_string(c.vrrp.advert_interval->count()) + " ms");
+  c.vrrp.priority = static_cast<int>(r.integer("priority", 1, 255).value_or(0));
+  if (r.has("observe_vrrp") && !r.has("vrid"))
+    r.bad("observe_vrrp", "observe_vrrp needs the router's vrid (whose adverts to watch)");
+  c.speaker_pid_file = r.absolute_path("speaker_pid_file").value_or("");
+  if (auto list = r.list("addresses", parse_held_address, kHeldAddressRule))
+    for (auto& a : *list) c.addresses.push_back(std::move(a));
+}
+
 // A router as read, with what the cross-router checks need to know.
 struct ParsedRouter {
+  std::optional<bool> observe_vrrp, track_speaker;  // unless given, [daemon]'s
   RouterConfig config;
   std::string path;            // "router[2]"
   const toml::table* table;    // for the lines of its keys
@@ -742,10 +782,13 @@ int line_of_key(const ParsedRouter& r, std::string_view key) {
 
 ParsedRouter parse_router(TableReader& r, Millis default_hold_down) {
   std::size_t errors_before = r.error_count();
-  ParsedRouter p{{}, r.path(), &r.table()};
+  ParsedRouter p{{}, {}, {}, r.path(), &r.table()};
   r.reject_unknown(kRouterSchema);
   parse_signal(r, p.config, default_hold_down);
   parse_effects(r, p.config);
+  parse_vrrp(r, p.config);
+  p.observe_vrrp = r.boolean("observe_vrrp");
+  p.track_speaker = r.boolean("track_speaker");
   p.complete = r.error_count() == errors_before;
   return p;
 }
@@ -802,6 +845,14 @@ std::string ConfigError::to_string() const {
   return out + message;
 }
 
+void resolve_addresses(RouterConfig& c) {
+  for (auto& a : c.addresses)
+    if (a.dev.empty()) a.dev = c.interface;  // as keepalived: the instance's interface
+  HeldAddress signal{c.vip, c.interface};
+  std::erase(c.addresses, signal);
+  c.addresses.insert(c.addresses.begin(), signal);
+}
+
 ConfigResult parse_config(std::string_view text, const std::string& file) {
   Errors errors(file);
   toml::table root;
@@ -824,8 +875,14 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   if (errors.count() > 0) return tl::unexpected(std::move(errors).sorted());
 
   for (auto& r : routers) {
-    r.config.state_dir = config.daemon.state_dir;
-    config.routers.push_back(std::move(r.config));
+    RouterConfig& c = r.config;
+    c.state_dir = config.daemon.state_dir;
+    c.on_stale_vip = config.daemon.on_stale_vip;
+    // Without a VRID no advert can be matched to the router.
+    c.observe_vrrp = c.vrrp.vrid != 0 && r.observe_vrrp.value_or(config.daemon.observe_vrrp);
+    c.track_speaker = r.track_speaker.value_or(config.daemon.track_speaker);
+    resolve_addresses(c);
+    config.routers.push_back(std::move(c));
   }
   return config;
 }

@@ -36,6 +36,9 @@ std::optional<std::string> unsafe_config_owner(unsigned uid, unsigned gid, unsig
 // Names that end up in paths or interface names; shared with other parsers.
 bool valid_router_name(std::string_view name);     // [A-Za-z0-9_.-]{1,64}, not "." or ".."
 bool valid_netns_name(std::string_view name);      // 1..255 bytes, no '/', not "." or "..", printable
-bool valid_interface_name(std::string_view name);  // 1..15 bytes, no '/', ':', whitespace
+bool valid_interface_name(std::string_view name);
+// Completes a router's `addresses` (what a stale VIP's release removes): the
+// signal VIP first, an address without a device on the router's interface.
+void resolve_addresses(RouterConfig& c);  // 1..15 bytes, no '/', ':', whitespace
 
 }  // namespace havip

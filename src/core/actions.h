@@ -3,7 +3,9 @@
 
 #include <string>
 #include <variant>
+#include <vector>
 
+#include "core/config.h"
 #include "core/types.h"
 
 namespace havip {
@@ -28,6 +30,41 @@ struct GatewayAppeared {
   bool operator==(const GatewayAppeared&) const = default;
 };
 
-using Action = std::variant<RoleChange, GatewayAppeared>;
+// A router entered `fault` with [daemon] on_stale_vip = "release": remove its
+// addresses (after its backup effects) so that the network sees one owner.
+struct ReleaseAddresses {
+  std::string router;
+  std::string netns;
+  std::vector<HeldAddress> addresses;
+  bool operator==(const ReleaseAddresses&) const = default;
+};
+
+// Start (ifindex != 0) or stop reading VRRP adverts for a router on its
+// interface: while its keepalived is gone and it holds the VIP, or always with
+// observe_vrrp. One per router at a time; the daemon shares sockets.
+struct Listen {
+  std::string router;
+  std::string netns;
+  int family = 0;
+  std::uint32_t ifindex = 0;  // 0: stop
+  bool operator==(const Listen&) const = default;
+};
+
+// Something an operator must hear of began (active) or ended.
+struct RouterAlert {
+  enum class Kind : std::uint8_t {
+    speaker,      // active: the keepalived VRRP process is gone
+    stale_vip,    // active: the VIP is held although keepalived is gone
+    split_brain,  // active: another host advertises as master while this one is
+  };
+  std::string router;
+  std::string netns;
+  Kind kind = Kind::speaker;
+  bool active = false;
+  std::string detail;
+  bool operator==(const RouterAlert&) const = default;
+};
+
+using Action = std::variant<RoleChange, GatewayAppeared, ReleaseAddresses, Listen, RouterAlert>;
 
 }  // namespace havip

@@ -17,6 +17,13 @@ enum class StateSync : std::uint8_t {
   off,       // never fsync (state is derived and rewritten at every start)
 };
 
+// What havipd does with a VIP left behind by a dead keepalived once a peer
+// advertises as master (DESIGN.md §3.13).
+enum class StaleVip : std::uint8_t {
+  release,  // remove the router's addresses: the network sees one owner again
+  report,   // keep them; only report
+};
+
 struct DaemonConfig {
   std::string state_dir = "/var/lib/havip";
   Millis hold_down{2000};
@@ -28,6 +35,9 @@ struct DaemonConfig {
   std::string control_socket = "/run/havip/havipd.sock";  // "" = none
   std::string control_socket_group;  // group allowed to connect (mode 0660); "" = havipd's
   std::string metrics_textfile;      // node-exporter textfile collector file; "" = none
+  StaleVip on_stale_vip = StaleVip::release;
+  bool observe_vrrp = false;   // every router: watch adverts while keepalived runs
+  bool track_speaker = true;   // watch the keepalived VRRP process behind each router
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -91,6 +101,27 @@ struct HookConfig {
   bool operator==(const HookConfig&) const = default;
 };
 
+// What havipd knows of a router's VRRP instance: from keepalived.conf in
+// Neutron mode, from havip.toml otherwise. Without a VRID no advert is read.
+struct VrrpConfig {
+  int vrid = 0;                           // 1..255; 0: unknown
+  int version = 2;                        // keepalived's default
+  std::optional<Millis> advert_interval;  // unknown: 1 s is assumed, and not compared
+  int priority = 0;                       // 1..254; 0: unknown (skew taken as one interval)
+  bool operator==(const VrrpConfig&) const = default;
+
+  Millis interval() const { return advert_interval.value_or(Millis(1000)); }
+  // keepalived's master-down interval: 3 adverts plus the skew (RFC 5798 §6.1).
+  Millis master_down() const;
+};
+
+// An address keepalived holds for the router ("ADDR/LEN dev IFNAME").
+struct HeldAddress {
+  IpPrefix prefix;
+  std::string dev;
+  bool operator==(const HeldAddress&) const = default;
+};
+
 struct RouterConfig {
   std::string name;
   std::string state_dir;  // resolved: <state_dir>/<name>/state (Neutron: <state_path>/ha_confs)
@@ -110,6 +141,17 @@ struct RouterConfig {
   std::optional<RadvdConfig> radvd;
   std::vector<ServiceConfig> services;
   std::vector<HookConfig> hooks;
+
+  VrrpConfig vrrp;
+  bool observe_vrrp = false;              // resolved: per router or [daemon]
+  StaleVip on_stale_vip = StaleVip::release;  // resolved from [daemon]
+  bool track_speaker = true;              // resolved: per router or [daemon]
+  // The keepalived VRRP process's pid file; empty: found in the namespace
+  // (Neutron: the pid file the L3 agent gives keepalived).
+  std::string speaker_pid_file;
+  // What a stale VIP's release removes: the signal VIP first, then the other
+  // addresses keepalived holds for the router.
+  std::vector<HeldAddress> addresses;
 
   bool operator==(const RouterConfig&) const = default;
   // "in qrouter-x" or "in the host namespace": for log lines.

@@ -15,7 +15,60 @@ RoleChange change(const RouterConfig& c, Transition t, std::string reason) {
   return RoleChange{c.name, t.from, t.to, std::move(reason), c.netns, c.interface};
 }
 
+std::string host_of(const IpPrefix& p) {
+  auto text = p.to_string();
+  return text.substr(0, text.find('/'));
+}
+
+// "10.0.0.2 advertises as master for VRID 5 (priority 100)"
+std::string advertises(const PeerAdvert& a) {
+  return host_of(a.source) + " advertises as master for VRID " + std::to_string(a.vrid) +
+         " (priority " + std::to_string(a.priority) + ")";
+}
+
+// Where a peer's advert differs from this router's own VRRP settings; "" if
+// nowhere (or nowhere that is known here).
+std::string mismatch_of(const RouterConfig& c, const PeerAdvert& a) {
+  std::string out;
+  auto add = [&](const std::string& what) { out += (out.empty() ? "" : "; ") + what; };
+  if (a.version != c.vrrp.version)
+    add("VRRP version " + std::to_string(a.version) + ", here " +
+        std::to_string(c.vrrp.version));
+  if (c.vrrp.advert_interval && a.interval != *c.vrrp.advert_interval)
+    add("advert interval " + std::to_string(a.interval.count()) + " ms, here " +
+        std::to_string(c.vrrp.advert_interval->count()) + " ms");
+  bool has_vip = std::any_of(a.addresses.begin(), a.addresses.end(), [&](const IpPrefix& p) {
+    return p.family == c.vip.family && p.bytes == c.vip.bytes;
+  });
+  if (!has_vip) {
+    std::string list;
+    for (const auto& p : a.addresses) list += (list.empty() ? "" : " ") + host_of(p);
+    add("addresses [" + list + "] without " + host_of(c.vip));
+  }
+  if (out.empty()) return out;
+  return host_of(a.source) + " advertises VRID " + std::to_string(a.vrid) +
+         " with other settings: " + out;
+}
+
 }  // namespace
+
+Millis VrrpConfig::master_down() const {
+  Millis adv = interval();
+  // Skew = (256 - priority) / 256 of an interval; an unknown priority is
+  // taken as the longest skew, one interval.
+  Millis skew = priority > 0 ? adv * (256 - priority) / 256 : adv;
+  return 3 * adv + skew;
+}
+
+std::string_view speaker_state_name(SpeakerState s) {
+  switch (s) {
+    case SpeakerState::untracked: return "untracked";
+    case SpeakerState::alive: return "alive";
+    case SpeakerState::down: return "down";
+    case SpeakerState::unknown: break;
+  }
+  return "unknown";
+}
 
 std::string RouterConfig::where() const {
   return netns.empty() ? "in the host namespace" : "in " + netns;
@@ -25,7 +78,9 @@ Engine::Engine(std::vector<RouterConfig> routers) {
   routers_.reserve(routers.size());
   for (auto& c : routers) {
     Millis hold = c.hold_down;
-    routers_.push_back(Router{std::move(c), RoleMachine(hold)});
+    bool tracked = c.track_speaker;
+    routers_.push_back(Router{std::move(c), RoleMachine(hold), {}});
+    if (!tracked) routers_.back().watch.speaker = SpeakerState::untracked;
   }
   index();
 }
@@ -59,9 +114,170 @@ std::vector<Action> Engine::handle(const Event& event, TimePoint now) {
 void Engine::evaluate_one(Router& r, const NetnsView& view, TimePoint now,
                           std::vector<Action>& out) {
   auto since = view.present_since(r.config.vip, r.config.interface);
-  auto t = r.machine.observe(since, now);
-  if (!t) return;
-  out.push_back(change(r.config, *t, since ? vip_on(r.config) : "no " + vip_on(r.config)));
+  Watch& w = r.watch;
+  Role before = r.machine.role();
+  bool down = w.speaker == SpeakerState::down;
+  // A peer advertised as master after this host's keepalived went: the VIP
+  // here is stale. A fault lasts until keepalived is back.
+  bool taken_over = w.peer_last && *w.peer_last >= w.speaker_since && w.peer.priority > 0;
+  if (down && (before == Role::fault ||
+               (taken_over && (since || before == Role::primary || r.machine.deadline())))) {
+    if (auto t = r.machine.fault()) {
+      out.push_back(change(r.config, *t,
+                           "keepalived " + w.speaker_detail + " and " + advertises(w.peer)));
+      if (r.config.on_stale_vip == StaleVip::release)
+        out.push_back(ReleaseAddresses{r.config.name, r.config.netns, r.config.addresses});
+    }
+  } else {
+    // keepalived is back after a fault: the VIP counts from its return, so
+    // that keepalived settles (removes a stale VIP) before it is believed.
+    if (since && before == Role::fault && *since < w.speaker_since) since = w.speaker_since;
+    if (auto t = r.machine.observe(since, now))
+      out.push_back(change(r.config, *t, since ? vip_on(r.config) : "no " + vip_on(r.config)));
+  }
+  if (r.machine.role() != before)
+    w.primary_since = r.machine.role() == Role::primary ? std::optional(now) : std::nullopt;
+  w.holds_vip = since.has_value();
+  watch_flags(r, view, now, out);
+}
+
+void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
+                         std::vector<Action>& out) {
+  Watch& w = r.watch;
+  const RouterConfig& c = r.config;
+  Millis window = std::max(c.vrrp.master_down(), 3 * w.peer.interval + w.peer.interval);
+  if (w.peer_last && now >= *w.peer_last + window) {  // the peer went quiet
+    w.peer_first.reset();
+    w.peer_last.reset();
+    w.mismatch.clear();
+  }
+  Role role = r.machine.role();
+  bool down = w.speaker == SpeakerState::down;
+  auto flag = [&](bool& current, bool want, RouterAlert::Kind kind, std::string& detail,
+                  std::string why) {
+    if (want) detail = std::move(why);
+    if (current == want) return;
+    current = want;
+    out.push_back(RouterAlert{c.name, c.netns, kind, want, want ? detail : std::string()});
+    if (!want) detail.clear();
+  };
+
+  // In a fault the VIP is stale while kept ("report"); "release" removes it.
+  bool stale = down && w.holds_vip &&
+               (role == Role::fault ? c.on_stale_vip == StaleVip::report
+                                    : now >= w.speaker_since + window);
+  std::string stale_why;
+  if (stale)
+    stale_why = "vip " + c.vip.to_string() + " on " + c.interface + " held although keepalived " +
+                w.speaker_detail +
+                (role == Role::fault ? "; a peer serves the router, addresses kept"
+                                     : "; no other host advertises as master, so it is kept");
+  flag(w.stale, stale, RouterAlert::Kind::stale_vip, w.stale_detail, std::move(stale_why));
+
+  bool split = false;
+  std::string split_why;
+  if (!down && c.observe_vrrp && w.peer_last) {
+    if (!w.mismatch.empty()) {
+      split = true;
+      split_why = w.mismatch;
+    } else if (role == Role::primary && w.primary_since && w.peer_first &&
+               now >= std::max(*w.primary_since, *w.peer_first) + 3 * c.vrrp.interval()) {
+      split = true;
+      split_why = advertises(w.peer) + " while this host is primary";
+    }
+  }
+  flag(w.split, split, RouterAlert::Kind::split_brain, w.split_detail, std::move(split_why));
+
+  std::optional<Listen> want;
+  if (c.vrrp.vrid != 0 &&
+      (c.observe_vrrp || (down && (w.holds_vip || role == Role::primary)))) {
+    if (auto ifindex = view.ifindex_of(c.interface))
+      want = Listen{c.name, c.netns, c.vip.family, *ifindex};
+  }
+  if (want != w.listening) {
+    out.push_back(want ? *want : Listen{c.name, c.netns, c.vip.family, 0});
+    w.listening = want;
+  }
+}
+
+std::optional<TimePoint> Engine::watch_deadline(const Router& r) {
+  const Watch& w = r.watch;
+  const RouterConfig& c = r.config;
+  std::optional<TimePoint> best;
+  auto consider = [&](TimePoint t) {
+    if (!best || t < *best) best = t;
+  };
+  Millis window = std::max(c.vrrp.master_down(), 3 * w.peer.interval + w.peer.interval);
+  if (w.peer_last) consider(*w.peer_last + window);
+  if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale &&
+      r.machine.role() != Role::fault)
+    consider(w.speaker_since + window);
+  if (c.observe_vrrp && !w.split && w.peer_first && w.primary_since &&
+      r.machine.role() == Role::primary)
+    consider(std::max(*w.primary_since, *w.peer_first) + 3 * c.vrrp.interval());
+  return best;
+}
+
+void Engine::reevaluate(Router& r, TimePoint now, std::vector<Action>& out) {
+  auto view = views_.find(r.config.netns);
+  if (view != views_.end() && view->second.synced()) evaluate_one(r, view->second, now, out);
+}
+
+void Engine::on(const SpeakerEvent& e, TimePoint now, std::vector<Action>& out) {
+  auto it = by_name_.find(e.router);
+  if (it == by_name_.end()) return;
+  Router& r = routers_[it->second];
+  Watch& w = r.watch;
+  if (w.speaker == SpeakerState::untracked) return;
+  SpeakerState next = e.pid ? SpeakerState::alive : SpeakerState::down;
+  if (next == w.speaker && (!e.pid || *e.pid == w.pid)) return;
+  bool was_down = w.speaker == SpeakerState::down;
+  if (next != w.speaker) w.speaker_since = now;
+  w.speaker = next;
+  if (e.pid) {
+    w.pid = *e.pid;
+    w.speaker_detail.clear();
+  } else {
+    w.speaker_detail = (w.pid ? "(pid " + std::to_string(w.pid) + ") " : std::string()) +
+                       (e.detail.empty() ? "is gone" : e.detail);
+  }
+  if (was_down != (next == SpeakerState::down))
+    out.push_back(RouterAlert{r.config.name, r.config.netns, RouterAlert::Kind::speaker,
+                              next == SpeakerState::down,
+                              next == SpeakerState::down
+                                  ? "keepalived " + w.speaker_detail
+                                  : "keepalived is back (pid " + std::to_string(w.pid) + ")"});
+  reevaluate(r, now, out);
+}
+
+void Engine::on(const AdvertEvent& e, TimePoint now, std::vector<Action>& out) {
+  auto view = views_.find(e.netns);
+  auto idx = by_netns_.find(e.netns);
+  if (view == views_.end() || idx == by_netns_.end()) return;
+  // This host's own adverts (looped back) say nothing about the others.
+  if (view->second.holds_address(e.advert.source)) return;
+  std::string ifname = view->second.link_name(e.ifindex);
+  if (ifname.empty()) return;
+  for (auto i : idx->second) {
+    Router& r = routers_[i];
+    const RouterConfig& c = r.config;
+    if (c.vrrp.vrid != e.advert.vrid || c.interface != ifname ||
+        c.vip.family != e.advert.source.family)
+      continue;
+    Watch& w = r.watch;
+    if (e.advert.priority == 0) {  // the master gives up: its run ends
+      w.peer_first.reset();
+      w.peer_last.reset();
+      w.mismatch.clear();
+    } else {
+      Millis window = std::max(c.vrrp.master_down(), 4 * e.advert.interval);
+      if (!w.peer_last || now >= *w.peer_last + window) w.peer_first = now;
+      w.peer_last = now;
+      w.peer = e.advert;
+      w.mismatch = mismatch_of(c, e.advert);
+    }
+    reevaluate(r, now, out);
+  }
 }
 
 template <typename Pick>
@@ -91,6 +307,12 @@ void Engine::on(const NetnsGone& e, TimePoint, std::vector<Action>& out) {
     auto& r = routers_[i];
     if (auto t = r.machine.forget())
       out.push_back(change(r.config, *t, "namespace " + e.netns + " gone: " + e.reason));
+    r.watch.primary_since.reset();
+    r.watch.holds_vip = false;
+    if (r.watch.listening) {
+      out.push_back(Listen{r.config.name, r.config.netns, r.config.vip.family, 0});
+      r.watch.listening.reset();
+    }
   }
 }
 
@@ -118,7 +340,12 @@ void Engine::on(const AddrEvent& e, TimePoint now, std::vector<Action>& out) {
 
 void Engine::on(const Tick&, TimePoint now, std::vector<Action>& out) {
   for (auto& r : routers_) {
-    if (auto t = r.machine.expire(now)) out.push_back(change(r.config, *t, vip_on(r.config)));
+    if (auto t = r.machine.expire(now)) {
+      out.push_back(change(r.config, *t, vip_on(r.config)));
+      r.watch.primary_since = now;
+    }
+    auto due = watch_deadline(r);
+    if (due && *due <= now) reevaluate(r, now, out);
   }
 }
 
@@ -128,30 +355,45 @@ std::vector<Action> Engine::reconfigure(std::vector<RouterConfig> routers, TimeP
   std::vector<Router> next;
   next.reserve(routers.size());
   std::vector<std::size_t> changed;
+  std::vector<Action> out;
   for (auto& c : routers) {
     auto it = old.find(c.name);
     if (it != old.end() && it->second->config == c) {
       next.push_back(std::move(*it->second));
+      old.erase(it);
       continue;
     }
     Role start = it == old.end() ? Role::unknown : it->second->machine.role();
     Millis hold = c.hold_down;
+    // What is known of its keepalived and peers stays (a reader's listening
+    // with it); the daemon tells again what changed with the new settings.
+    Watch watch = it == old.end() ? Watch{} : std::move(it->second->watch);
+    if (it != old.end()) old.erase(it);
+    if (!c.track_speaker)
+      watch.speaker = SpeakerState::untracked;
+    else if (watch.speaker == SpeakerState::untracked)
+      watch.speaker = SpeakerState::unknown;
     changed.push_back(next.size());
-    next.push_back(Router{std::move(c), RoleMachine(hold, start)});
+    next.push_back(Router{std::move(c), RoleMachine(hold, start), std::move(watch)});
   }
+  for (auto& [name, r] : old)  // removed: their reader stops
+    if (r->watch.listening) out.push_back(Listen{name, r->config.netns, r->config.vip.family, 0});
   routers_ = std::move(next);
   index();
   // Namespaces no router lives in any more are forgotten.
   std::erase_if(views_, [&](const auto& kv) { return !by_netns_.contains(kv.first); });
-  std::vector<Action> out;
   for (auto i : changed) {
     auto& r = routers_[i];
     auto view = views_.find(r.config.netns);
     if (view != views_.end() && view->second.synced()) {
       evaluate_one(r, view->second, now, out);
-    } else if (auto t = r.machine.forget()) {
-      // Its namespace is not watched yet: nothing is known until its dump.
-      out.push_back(change(r.config, *t, "namespace " + r.config.netns + " not read yet"));
+    } else {
+      if (auto t = r.machine.forget())  // its namespace is not read yet: nothing is known
+        out.push_back(change(r.config, *t, "namespace " + r.config.netns + " not read yet"));
+      if (r.watch.listening) {
+        out.push_back(Listen{r.config.name, r.config.netns, r.config.vip.family, 0});
+        r.watch.listening.reset();
+      }
     }
   }
   return out;
@@ -161,6 +403,8 @@ std::optional<TimePoint> Engine::next_deadline() const {
   std::optional<TimePoint> best;
   for (const auto& r : routers_) {
     auto d = r.machine.deadline();
+    if (d && (!best || *d < *best)) best = d;
+    d = watch_deadline(r);
     if (d && (!best || *d < *best)) best = d;
   }
   return best;
@@ -180,8 +424,21 @@ bool Engine::synced(const std::string& netns) const {
 std::vector<RouterStatus> Engine::status() const {
   std::vector<RouterStatus> out;
   out.reserve(routers_.size());
-  for (const auto& r : routers_)
-    out.push_back({r.config.name, r.config.netns, r.machine.role(), r.machine.deadline()});
+  for (const auto& r : routers_) {
+    const Watch& w = r.watch;
+    RouterStatus st;
+    st.name = r.config.name;
+    st.netns = r.config.netns;
+    st.role = r.machine.role();
+    st.pending_until = r.machine.deadline();
+    st.speaker = w.speaker;
+    st.speaker_pid = w.speaker == SpeakerState::alive ? w.pid : 0;
+    st.stale_vip = w.stale;
+    st.split_brain = w.split;
+    st.alert = w.stale ? w.stale_detail : w.split_detail;
+    if (w.peer_last && w.peer.priority > 0) st.peer = host_of(w.peer.source);
+    out.push_back(std::move(st));
+  }
   return out;
 }
 
@@ -191,6 +448,7 @@ RoleCounts Engine::counts() const {
     switch (r.machine.role()) {
       case Role::primary: ++c.primary; break;
       case Role::backup: ++c.backup; break;
+      case Role::fault: ++c.fault; break;
       case Role::unknown: ++c.unknown; break;
     }
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/types.h"
 
@@ -51,6 +52,31 @@ struct AddrEvent {
 // Time passed: timers due at or before "now" fire.
 struct Tick {};
 
-using Event = std::variant<SyncStart, SyncEnd, NetnsGone, LinkEvent, AddrEvent, Tick>;
+// The keepalived VRRP process behind a router was found (pid) or is gone
+// (nullopt: exited, or not found in its namespace / pid file).
+struct SpeakerEvent {
+  std::string router;
+  std::optional<int> pid;
+  std::string detail;  // why it is gone or not found
+};
+
+// A VRRP advertisement read from another host (vrrp/ decodes the bytes).
+struct PeerAdvert {
+  int version = 0;
+  std::uint8_t vrid = 0;
+  std::uint8_t priority = 0;  // 0: the master is giving up
+  Millis interval{0};
+  IpPrefix source;            // full length (/32 or /128)
+  std::vector<IpPrefix> addresses;
+  bool operator==(const PeerAdvert&) const = default;
+};
+struct AdvertEvent {
+  std::string netns;
+  std::uint32_t ifindex = 0;  // where it arrived
+  PeerAdvert advert;
+};
+
+using Event = std::variant<SyncStart, SyncEnd, NetnsGone, LinkEvent, AddrEvent, Tick,
+                           SpeakerEvent, AdvertEvent>;
 
 }  // namespace havip

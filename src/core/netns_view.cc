@@ -68,4 +68,27 @@ std::optional<TimePoint> NetnsView::present_since(const IpPrefix& vip,
   return best;
 }
 
+bool NetnsView::holds_address(const IpPrefix& address) const {
+  IpPrefix first = address;
+  first.length = 0;
+  for (auto it = addrs_.lower_bound(first);
+       it != addrs_.end() && it->first.family == address.family &&
+       it->first.bytes == address.bytes;
+       ++it)
+    for (const auto& [ifindex, a] : it->second)
+      if (a.usable) return true;
+  return false;
+}
+
+std::optional<std::uint32_t> NetnsView::ifindex_of(const std::string& ifname) const {
+  for (const auto& [ifindex, link] : links_)
+    if (link.name == ifname) return ifindex;
+  return std::nullopt;
+}
+
+std::string NetnsView::link_name(std::uint32_t ifindex) const {
+  auto it = links_.find(ifindex);
+  return it == links_.end() ? std::string() : it->second.name;
+}
+
 }  // namespace havip

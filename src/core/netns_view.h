@@ -29,6 +29,14 @@ class NetnsView {
   // nullopt if it is not present there now.
   std::optional<TimePoint> present_since(const IpPrefix& vip, const std::string& ifname) const;
 
+  // Whether any interface here holds `address` (its length is ignored): an
+  // advert from one of these is this host's own.
+  bool holds_address(const IpPrefix& address) const;
+  // The interface's index, if a link of that name is known.
+  std::optional<std::uint32_t> ifindex_of(const std::string& ifname) const;
+  // The link's name ("" if unknown).
+  std::string link_name(std::uint32_t ifindex) const;
+
   std::size_t link_count() const { return links_.size(); }
 
  private:

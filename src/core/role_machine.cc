@@ -28,6 +28,11 @@ std::optional<Transition> RoleMachine::expire(TimePoint now) {
   return set(Role::primary);
 }
 
+std::optional<Transition> RoleMachine::fault() {
+  due_.reset();
+  return set(Role::fault);
+}
+
 std::optional<Transition> RoleMachine::forget() {
   due_.reset();
   return set(Role::unknown);

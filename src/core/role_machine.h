@@ -7,6 +7,9 @@
 //   absent             primary/unknown   backup at once; a pending primary is dropped
 //   absent             backup            nothing; a pending primary is dropped
 //   forget             any               unknown (namespace gone); pending dropped
+//   fault              any               fault at once; pending dropped
+//   present/absent     fault             as from backup (the engine decides when
+//                                        a fault ends: keepalived is back)
 //
 // This is Neutron's hold-down: a primary superseded within the hold-down is
 // never applied. docs/STATES.md draws the same table.
@@ -35,6 +38,8 @@ class RoleMachine {
   std::optional<Transition> expire(TimePoint now);
   // The router can no longer be observed (its namespace is gone).
   std::optional<Transition> forget();
+  // keepalived behind the router is gone and a peer serves it.
+  std::optional<Transition> fault();
 
   Role role() const { return role_; }
   // When a pending primary is due, if one is.

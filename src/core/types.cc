@@ -10,10 +10,13 @@ std::string_view role_name(Role r) {
   switch (r) {
     case Role::primary: return "primary";
     case Role::backup: return "backup";
+    case Role::fault: return "fault";
     case Role::unknown: break;
   }
   return "unknown";
 }
+
+Role told_role(Role r) { return r == Role::fault ? Role::backup : r; }
 
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   auto slash = text.find('/');

@@ -17,10 +17,15 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 using Millis = std::chrono::milliseconds;
 
-enum class Role : std::uint8_t { unknown, primary, backup };
+// fault: the keepalived behind the router is gone and a peer advertises as
+// master; this host must not serve it (DESIGN.md §2).
+enum class Role : std::uint8_t { unknown, primary, backup, fault };
 
-// The words Neutron uses; also the state file content.
+// The words Neutron uses (and keepalived's "fault").
 std::string_view role_name(Role r);
+// What the state file and Neutron's L3 agent are told: they know only primary
+// and backup, so a fault is a backup to them.
+Role told_role(Role r);
 
 // An address with its prefix length, e.g. 169.254.0.1/24 or fd00::1/64.
 struct IpPrefix {

@@ -89,7 +89,12 @@ json status_json(const Status& s) {
                        {"pending_s", r.pending_s ? json(*r.pending_s) : json(nullptr)},
                        {"children", std::move(children)},
                        {"failing", r.failing},
-                       {"transitions", r.transitions}});
+                       {"transitions", r.transitions},
+                       {"speaker", r.speaker_pid ? json(*r.speaker_pid) : json(r.speaker)},
+                       {"stale_vip", r.stale_vip},
+                       {"split_brain", r.split_brain},
+                       {"alert", r.alert.empty() ? json(nullptr) : json(r.alert)},
+                       {"peer", r.peer.empty() ? json(nullptr) : json(r.peer)}});
   }
   return {{"version", s.version},
           {"pid", s.pid},
@@ -113,11 +118,13 @@ std::string to_line(const json& j) {
 }
 
 std::string status_table(const json& status, WallTime now) {
+  constexpr std::size_t kColumns = 9;
   struct Row {
-    std::array<std::string, 7> cells;
+    std::array<std::string, kColumns> cells;
   };
   std::vector<Row> rows;
-  rows.push_back({{"ROUTER", "NAMESPACE", "ROLE", "SINCE", "REASON", "PIDS", "FAILING"}});
+  rows.push_back({{"ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON", "PIDS", "FAILING",
+                   "ALERT"}});
   const json empty = json::array();
   const json& routers = status.contains("routers") ? status["routers"] : empty;
   for (const auto& r : routers) {
@@ -165,18 +172,32 @@ std::string status_table(const json& status, WallTime now) {
         failing += e.is_string() ? e.get<std::string>() : e.dump();
       }
     std::string ns = str(r, "namespace");
-    rows.push_back({{str(r, "name"), ns.empty() ? "(host)" : ns, role, since, str(r, "reason"),
-                     pids.empty() ? "-" : pids, failing.empty() ? "-" : failing}});
+    std::string speaker = "-";
+    if (auto sp = r.find("speaker"); sp != r.end())
+      speaker = sp->is_number_integer() ? "pid " + std::to_string(sp->get<int>())
+                : sp->is_string()       ? sp->get<std::string>()
+                                        : "-";
+    std::string alert;
+    auto flag = [&](const char* key, const char* word) {
+      if (auto f = r.find(key); f != r.end() && f->is_boolean() && f->get<bool>())
+        alert += (alert.empty() ? "" : ",") + std::string(word);
+    };
+    flag("stale_vip", "stale-vip");
+    flag("split_brain", "split-brain");
+    rows.push_back({{str(r, "name"), ns.empty() ? "(host)" : ns, role, speaker, since,
+                     str(r, "reason"), pids.empty() ? "-" : pids, failing.empty() ? "-" : failing,
+                     alert.empty() ? "-" : alert}});
   }
-  std::array<std::size_t, 7> width{};
+  std::array<std::size_t, kColumns> width{};
   for (const auto& row : rows)
-    for (std::size_t i = 0; i < 7; ++i) width[i] = std::max(width[i], row.cells[i].size());
+    for (std::size_t i = 0; i < kColumns; ++i)
+      width[i] = std::max(width[i], row.cells[i].size());
   std::string out;
   for (const auto& row : rows) {
     std::string line;
-    for (std::size_t i = 0; i < 7; ++i) {
+    for (std::size_t i = 0; i < kColumns; ++i) {
       line += row.cells[i];
-      if (i + 1 < 7) line += std::string(width[i] - row.cells[i].size() + 2, ' ');
+      if (i + 1 < kColumns) line += std::string(width[i] - row.cells[i].size() + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';

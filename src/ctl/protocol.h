@@ -61,6 +61,14 @@ struct RouterStatus {
   std::vector<ChildStatus> children;   // radvd first, then services
   std::vector<std::string> failing;    // effects waiting for a retry
   std::uint64_t transitions = 0;
+  // The keepalived VRRP process: its pid, "down", "unknown" (not looked for
+  // yet) or "untracked" (track_speaker = false).
+  std::optional<int> speaker_pid;
+  std::string speaker = "unknown";
+  bool stale_vip = false;
+  bool split_brain = false;
+  std::string alert;  // the stale VIP or split brain, in words
+  std::string peer;   // the host heard advertising as master, if any
 };
 
 struct Status {

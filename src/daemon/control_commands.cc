@@ -56,6 +56,12 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
     }
     if (sources_.pipeline.state_file_failing(r.name, now))
       out.failing.insert(out.failing.begin(), "state_file");
+    out.speaker = std::string(speaker_state_name(r.speaker));
+    if (r.speaker == SpeakerState::alive) out.speaker_pid = r.speaker_pid;
+    out.stale_vip = r.stale_vip;
+    out.split_brain = r.split_brain;
+    out.alert = r.alert;
+    out.peer = r.peer;
     s.routers.push_back(std::move(out));
   }
   return ctl::status_json(s);
@@ -63,7 +69,19 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
 
 std::string ControlCommands::metrics() const {
   MetricsInput in;
-  for (const auto& r : sources_.engine.status()) in.routers.push_back({r.name, r.netns, r.role});
+  auto now = Clock::now();
+  for (const auto& r : sources_.engine.status()) {
+    MetricsInput::Router m{r.name, r.netns, r.role};
+    if (auto it = last_.find(r.name); it != last_.end())
+      m.role_since = std::chrono::duration<double>(it->second.time.time_since_epoch()).count();
+    if (r.speaker == SpeakerState::alive || r.speaker == SpeakerState::down)
+      m.speaker_up = r.speaker == SpeakerState::alive;
+    m.stale_vip = r.stale_vip;
+    m.split_brain = r.split_brain;
+    if (const RouterEffects* fx = sources_.pipeline.router(r.name)) m.failing = fx->failing();
+    if (sources_.pipeline.state_file_failing(r.name, now)) m.failing.push_back("state_file");
+    in.routers.push_back(std::move(m));
+  }
   const MonitorCounters& counters = sources_.counters;
   in.netlink_resyncs = counters.resyncs;
   in.netlink_messages = counters.messages;

@@ -26,7 +26,9 @@
 #include "effects/spawn_launcher.h"
 #include "effects/state_queue.h"
 #include "log/logging.h"
+#include "netlink/address.h"
 #include "netns/netns.h"
+#include "netns/speaker.h"
 #include "netns/netns_watch.h"
 #include "neutron/l3_agent_notifier.h"
 #include "neutron/neutron.h"
@@ -81,6 +83,8 @@ Daemon::Daemon(Config config, DaemonOptions options)
       readiness_(notify_manager) {}
 
 Daemon::~Daemon() {
+  speakers_.reset();
+  vrrp_.reset();
   control_.reset();
   pipeline_.reset();
   notifier_.target.reset();
@@ -176,6 +180,11 @@ bool Daemon::setup() {
   make_effects();
   namespaces_ = std::make_unique<Namespaces>(namespace_io(),
                                              [this](Event&& e) { feed(std::move(e)); });
+  vrrp_ = std::make_unique<VrrpReaders>(
+      loop_, home_ns_.get(), [this](const std::string& ns) { return namespaces_->ns_fd(ns); },
+      [this](Event&& e) { feed(std::move(e)); });
+  speakers_ = std::make_unique<Speakers>(loop_, speaker_io(),
+                                         [this](Event&& e) { feed(std::move(e)); });
   watch_netns_dir();
   control_ = std::make_unique<ControlServer>(
       loop_, ControlServer::Handlers{[this] { return commands_->status(Clock::now()); },
@@ -250,6 +259,18 @@ Namespaces::Io Daemon::namespace_io() {
           return tl::unexpected(started.error());
         return mon;
       }};
+}
+
+Speakers::Io Daemon::speaker_io() {
+  return Speakers::Io{
+      [] { return netns::scan_vrrp_speakers(); },
+      [](const std::string& path) { return netns::speaker_from_pid_file(path); },
+      [this](const std::string& ns) -> std::optional<std::uint64_t> {
+        int fd = ns.empty() ? home_ns_.get() : namespaces_->ns_fd(ns);
+        if (fd < 0) return std::nullopt;
+        return netns::namespace_inode(fd);
+      },
+      [](pid_t pid) { return netns::open_pidfd(pid); }};
 }
 
 void Daemon::take_cstamp_reference() {
@@ -329,6 +350,7 @@ void Daemon::apply_routers() {
   }, now);
   std::set<std::string> names;
   for (const auto& r : routers) names.insert(r.name);
+  speakers_->configure(routers, now);
   metrics_.keep_only(names);
   commands_->keep_only(names);
   textfile_->changed();
@@ -374,7 +396,8 @@ void Daemon::flush() {
   pipeline_->tick(now);
   arm_timer(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
-  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), stop_deadline_})
+  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(),
+                 stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
   arm_timer(retry_timer_, wake);
   bool synced = true;
@@ -398,6 +421,25 @@ void Daemon::apply(const GatewayAppeared& g) {
               "gateway interface appeared; writing its sysctls");
   pipeline_->gateway_appeared(g.router, Clock::now());
 }
+
+void Daemon::apply(const ReleaseAddresses& r) {
+  if (options_.dry_run) {
+    log::router(spdlog::level::info, r.router, r.netns, "dry-run: would release {} address(es)",
+                r.addresses.size());
+    return;
+  }
+  int fd = r.netns.empty() ? home_ns_.get() : namespaces_->ns_fd(r.netns);
+  std::vector<std::string> failed;
+  if (fd < 0)
+    failed.push_back("namespace " + r.netns + " is not open");
+  else
+    failed = netlink::delete_addresses(fd, home_ns_.get(), r.addresses);
+  observers_.released(r, failed);
+}
+
+void Daemon::apply(const Listen& l) { vrrp_->apply(l); }
+
+void Daemon::apply(const RouterAlert& a) { observers_.alert(a); }
 
 void Daemon::stop() {
   // Services get their stop timeout (then SIGKILL); one more second to reap.
@@ -545,6 +587,7 @@ int Daemon::on_hold_down(sd_event_source*, std::uint64_t, void* self) {
 int Daemon::on_retry(sd_event_source*, std::uint64_t, void* self) {
   auto* d = static_cast<Daemon*>(self);
   d->namespaces_->retry(Clock::now());
+  d->speakers_->tick(Clock::now());
   return 0;
 }
 

@@ -6,6 +6,8 @@
 //   Namespaces       which namespaces are watched, their retries and losses
 //   Pipeline         the one place a role change is applied (effects/pipeline.h)
 //   Readiness        READY/STATUS/RELOADING/STOPPING for the service manager
+//   Speakers         the keepalived process behind each router, by pidfd
+//   VrrpReaders      the VRRP adverts of other hosts, where the core asks
 //   ControlCommands  havipctl's answers and what they remember
 //   MetricsTextfile  the metrics file
 //   Observers        the journal, the metrics, the two above: every report
@@ -32,6 +34,8 @@
 #include "daemon/netns_dir_watch.h"
 #include "netlink/netns_monitor.h"
 #include "daemon/readiness.h"
+#include "daemon/speakers.h"
+#include "daemon/vrrp_readers.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"
 #include "effects/process.h"
@@ -80,6 +84,10 @@ class Daemon {
   void flush();
   void apply(const RoleChange& change);
   void apply(const GatewayAppeared& appeared);
+  void apply(const ReleaseAddresses& release);
+  void apply(const Listen& listen);
+  void apply(const RouterAlert& alert);
+  Speakers::Io speaker_io();
   void stop();
   Namespaces::Io namespace_io();
   // Re-reads the configuration; the answer havipctl reload prints.
@@ -128,6 +136,8 @@ class Daemon {
   std::unique_ptr<Namespaces> namespaces_;
   std::unique_ptr<NetnsDirWatch> netns_dir_;
   std::unique_ptr<NeutronWatch> neutron_;
+  std::unique_ptr<VrrpReaders> vrrp_;
+  std::unique_ptr<Speakers> speakers_;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)
   Readiness readiness_;
   std::unique_ptr<ControlServer> control_;

@@ -40,6 +40,10 @@ class Observer {
   virtual void transition(const RoleChange& change) = 0;
   virtual void effect_failed(const EffectFailure& failure) = 0;
   virtual void child_exited(const ChildExit& exit) = 0;
+  // keepalived gone or back, a stale VIP, split brain (core/actions.h).
+  virtual void alert(const RouterAlert&) {}
+  // A stale VIP's addresses were removed; `failed` lists those that could not be.
+  virtual void released(const ReleaseAddresses&, const std::vector<std::string>& /*failed*/) {}
 };
 
 // Hands every report to each observer, in the order they were added.
@@ -54,6 +58,12 @@ class Observers final : public Observer {
   }
   void child_exited(const ChildExit& e) override {
     for (auto* o : all_) o->child_exited(e);
+  }
+  void alert(const RouterAlert& a) override {
+    for (auto* o : all_) o->alert(a);
+  }
+  void released(const ReleaseAddresses& r, const std::vector<std::string>& failed) override {
+    for (auto* o : all_) o->released(r, failed);
   }
 
  private:

@@ -114,7 +114,7 @@ void Pipeline::apply(const RoleChange& c, TimePoint now) {
 std::uint64_t Pipeline::write_state(const std::string& router, Role role) {
   const RouterConfig& config = routers_.at(router).effects->config();
   state_retry_.attempting(router);  // a retry is not started again until this one is done
-  return state_files_->submit(config.state_dir, router, role, config.create_state_dir);
+  return state_files_->submit(config.state_dir, router, told_role(role), config.create_state_dir);
 }
 
 void Pipeline::written(TimePoint now) {

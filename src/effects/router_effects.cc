@@ -46,7 +46,7 @@ void RouterEffects::announce(Role to) {
   // Last: the L3 agent hears of a state once the state file and every other
   // effect are in place (Pipeline calls this once the state file is written).
   if (config_.notify_l3_agent && ctx_.notifier && to != Role::unknown)
-    ctx_.notifier->notify(config_.name, to);
+    ctx_.notifier->notify(config_.name, told_role(to));
 }
 
 void RouterEffects::hooks(Role from, Role to) {

@@ -39,6 +39,10 @@ enum class Kind {
   resync,          // a namespace's netlink state was read again after an overrun
   netns_gone,      // a watched namespace was deleted or could not be read any more
   reload,          // the configuration was reloaded (or the reload rejected)
+  speaker,         // a router's keepalived VRRP process went away or came back
+  stale_vip,       // a VIP is held although keepalived is gone (or no longer)
+  split_brain,     // another host advertises as master while this one is (or no longer)
+  release,         // a stale VIP's addresses were removed (on_stale_vip = "release")
 };
 // The 128-bit MESSAGE_ID of `kind` (32 hex digits); empty for Kind::none.
 std::string_view message_id(Kind kind);

@@ -151,6 +151,28 @@ std::optional<int> parse_vrid(std::string_view word) {
   return v;
 }
 
+// "2", "0.5", "1.25": seconds with at most two decimals (keepalived's
+// centisecond resolution), 0.01 to 255.
+std::optional<Millis> parse_seconds_ms(std::string_view word) {
+  auto dot = word.find('.');
+  int whole = 0;
+  auto w = word.substr(0, dot);
+  auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), whole);
+  if (w.empty() || ec != std::errc{} || end != w.data() + w.size() || whole > 255)
+    return std::nullopt;
+  int cs = 0;
+  if (dot != std::string_view::npos) {
+    auto f = word.substr(dot + 1);
+    if (f.empty() || f.size() > 2) return std::nullopt;
+    for (char c : f)
+      if (c < '0' || c > '9') return std::nullopt;
+    cs = (f[0] - '0') * 10 + (f.size() > 1 ? f[1] - '0' : 0);
+  }
+  Millis ms(whole * 1000 + cs * 10);
+  if (ms < Millis(10) || ms > Millis(255000)) return std::nullopt;
+  return ms;
+}
+
 bool is_gateway_device(std::string_view dev) { return dev.starts_with("qg-"); }
 
 bool one_of(std::string_view w, std::initializer_list<std::string_view> set) {
@@ -312,6 +334,18 @@ class Parser {
                                (st.words.size() < 2 ? std::string("nothing")
                                                     : quoted(st.words[1])));
       result_.vrid = *vrid;
+    } else if (key == "priority") {
+      auto prio = st.words.size() < 2 ? std::nullopt : parse_vrid(st.words[1]);
+      if (!prio) return at(st.line, "priority must be 1..255");
+      result_.priority = *prio;
+    } else if (key == "vrrp_version") {
+      if (st.words.size() < 2 || (st.words[1] != "2" && st.words[1] != "3"))
+        return at(st.line, "vrrp_version must be 2 or 3");
+      result_.version = st.words[1] == "2" ? 2 : 3;
+    } else if (key == "advert_int") {
+      auto ms = st.words.size() < 2 ? std::nullopt : parse_seconds_ms(st.words[1]);
+      if (!ms) return at(st.line, "advert_int must be seconds from 0.01 to 255");
+      result_.advert_interval = *ms;
     } else if (key == "virtual_ipaddress" || key == "virtual_ipaddress_excluded" ||
                key == "virtual_routes") {
       if (!has_block) return at(st.line, std::string(key) + " without a '{' block");

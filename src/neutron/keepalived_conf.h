@@ -5,6 +5,7 @@
 // the router has a static IPv6 default route.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,9 @@ struct NeutronHaRouter {
   // (an entry without `dev` is on the interface, as in keepalived).
   IpPrefix signal_vip;
   int vrid = 0;              // virtual_router_id, 1..255
+  int priority = 0;          // priority, 1..255; 0 when absent
+  int version = 2;           // vrrp_version (keepalived's default: 2)
+  std::optional<Millis> advert_interval;  // advert_int (seconds, maybe with a fraction)
   // The first `dev qg-…` in virtual_routes, else in virtual_ipaddress_excluded;
   // empty when the router has no gateway port.
   std::string gateway_interface;

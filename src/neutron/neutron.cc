@@ -1,5 +1,7 @@
 #include "neutron/neutron.h"
 
+#include "config/config_parse.h"
+
 namespace havip::neutron {
 
 std::string ha_confs_dir(const NeutronConfig& n) { return n.state_path + "/ha_confs"; }
@@ -36,6 +38,12 @@ RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const 
   r.interface = ha.ha_interface;
   r.vip = ha.signal_vip;
   r.hold_down = d.hold_down;
+  r.vrrp = VrrpConfig{ha.vrid, ha.version, ha.advert_interval, ha.priority};
+  r.observe_vrrp = d.observe_vrrp;
+  r.on_stale_vip = d.on_stale_vip;
+  r.track_speaker = d.track_speaker;
+  for (const auto& [prefix, dev] : ha.excluded) r.addresses.push_back(HeldAddress{prefix, dev});
+  resolve_addresses(r);
   if (!n.manage_ipv6) return r;
   r.gateway_interface = ha.gateway_interface;
   r.ipv6_gateway = ha.ipv6_default_route && !ha.gateway_interface.empty();

@@ -1,6 +1,7 @@
 #include "report/journal.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "log/logging.h"
 
@@ -40,6 +41,41 @@ void JournalObserver::child_exited(const ChildExit& e) {
                    {"HAVIP_EXIT", e.exit},
                    {"HAVIP_EXPECTED", e.expected ? "yes" : "no"}},
                   e.router + ": " + e.message, log::Kind::child_exit);
+}
+
+void JournalObserver::alert(const RouterAlert& a) {
+  using K = RouterAlert::Kind;
+  log::Kind kind = a.kind == K::speaker     ? log::Kind::speaker
+                   : a.kind == K::stale_vip ? log::Kind::stale_vip
+                                            : log::Kind::split_brain;
+  std::string_view what = a.kind == K::speaker     ? "keepalived"
+                          : a.kind == K::stale_vip ? "stale VIP"
+                                                   : "split brain";
+  std::string message =
+      a.kind == K::speaker ? a.detail
+      : a.active           ? fmt::format("{}: {}", what, a.detail)
+                           : fmt::format("{} over", what);
+  log::structured(a.active ? spdlog::level::warn : spdlog::level::info,
+                  {{"HAVIP_ROUTER", a.router},
+                   {"HAVIP_NAMESPACE", a.netns},
+                   {"HAVIP_ALERT", std::string(what)},
+                   {"HAVIP_ACTIVE", a.active ? "yes" : "no"}},
+                  fmt::format("{}: {}", a.router, message), kind);
+}
+
+void JournalObserver::released(const ReleaseAddresses& r, const std::vector<std::string>& failed) {
+  std::string list;
+  for (const auto& a : r.addresses)
+    list += (list.empty() ? "" : ", ") + a.prefix.to_string() + " dev " + a.dev;
+  log::structured(failed.empty() ? spdlog::level::warn : spdlog::level::err,
+                  {{"HAVIP_ROUTER", r.router},
+                   {"HAVIP_NAMESPACE", r.netns},
+                   {"HAVIP_ADDRESSES", list}},
+                  failed.empty()
+                      ? fmt::format("{}: released {} (on_stale_vip = release)", r.router, list)
+                      : fmt::format("{}: released {} (on_stale_vip = release), except: {}",
+                                    r.router, list, fmt::join(failed, "; ")),
+                  log::Kind::release);
 }
 
 }  // namespace havip

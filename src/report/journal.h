@@ -12,6 +12,8 @@ class JournalObserver final : public Observer {
   void transition(const RoleChange& change) override;
   void effect_failed(const EffectFailure& failure) override;
   void child_exited(const ChildExit& exit) override;
+  void alert(const RouterAlert& alert) override;
+  void released(const ReleaseAddresses& release, const std::vector<std::string>& failed) override;
 };
 
 }  // namespace havip

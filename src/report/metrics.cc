@@ -15,7 +15,7 @@ const std::vector<double> kLatencyBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.
                                             0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                                             0.5,     1.0};
 
-constexpr Role kRoles[] = {Role::primary, Role::backup, Role::unknown};
+constexpr Role kRoles[] = {Role::primary, Role::backup, Role::fault, Role::unknown};
 
 class Writer {
  public:
@@ -103,6 +103,40 @@ std::string Metrics::render(const MetricsInput& in, std::string_view version) co
       w.sample("havip_router_role",
                {{"router", r.name}, {"namespace", r.netns}, {"role", role_name(role)}},
                r.role == role ? 1 : 0);
+
+  w.family("havip_router_role_since_seconds", "gauge",
+           "Unix time each router entered its current role (its last transition)");
+  for (const auto& r : in.routers)
+    if (r.role_since)
+      w.sample("havip_router_role_since_seconds", {{"router", r.name}, {"namespace", r.netns}},
+               *r.role_since);
+
+  w.family("havip_router_speaker_up", "gauge",
+           "1 while the keepalived VRRP process behind the router runs, 0 when it is gone");
+  for (const auto& r : in.routers)
+    if (r.speaker_up)
+      w.sample("havip_router_speaker_up", {{"router", r.name}, {"namespace", r.netns}},
+               *r.speaker_up ? 1 : 0);
+
+  w.family("havip_router_stale_vip", "gauge",
+           "1 while this host holds the router's VIP although its keepalived is gone");
+  for (const auto& r : in.routers)
+    w.sample("havip_router_stale_vip", {{"router", r.name}, {"namespace", r.netns}},
+             r.stale_vip ? 1 : 0);
+
+  w.family("havip_router_split_brain", "gauge",
+           "1 while another host advertises as VRRP master for a router this host is primary "
+           "for (or with other settings)");
+  for (const auto& r : in.routers)
+    w.sample("havip_router_split_brain", {{"router", r.name}, {"namespace", r.netns}},
+             r.split_brain ? 1 : 0);
+
+  w.family("havip_router_effect_failing", "gauge",
+           "1 for each effect of a router that is failing now (waiting for a retry)");
+  for (const auto& r : in.routers)
+    for (const auto& e : r.failing)
+      w.sample("havip_router_effect_failing",
+               {{"router", r.name}, {"namespace", r.netns}, {"effect", e}}, 1);
 
   w.family("havip_transitions_total", "counter",
            "Role changes applied, by router and the role entered");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +40,11 @@ struct MetricsInput {
   struct Router {
     std::string name, netns;
     Role role = Role::unknown;
+    std::optional<double> role_since;  // Unix time of the last transition
+    std::optional<bool> speaker_up;    // unknown or untracked: no sample
+    bool stale_vip = false;
+    bool split_brain = false;
+    std::vector<std::string> failing;  // effects failing now
   };
   std::vector<Router> routers;
   std::uint64_t netlink_resyncs = 0, netlink_messages = 0, netlink_malformed = 0;

@@ -58,6 +58,8 @@ RouterConfig router(std::string name, std::string netns, std::string interface, 
   c.interface = std::move(interface);
   c.vip = *IpPrefix::parse(vip);
   c.hold_down = hold_down;
+  c.vrrp.vrid = 1;
+  c.addresses = {HeldAddress{c.vip, c.interface}};
   return c;
 }
 
@@ -82,6 +84,25 @@ void Scenario::feed(Event e, std::vector<std::string>& out) {
   for (auto& a : engine_.handle(e, now_)) {
     if (const auto* g = std::get_if<GatewayAppeared>(&a)) {
       out.push_back(g->router + " gateway appeared");
+      continue;
+    }
+    if (const auto* r = std::get_if<ReleaseAddresses>(&a)) {
+      out.push_back(r->router + " release");
+      continue;
+    }
+    if (const auto* l = std::get_if<Listen>(&a)) {
+      out.push_back(l->router +
+                    (l->ifindex ? " listen if=" + std::to_string(l->ifindex) : " unlisten"));
+      continue;
+    }
+    if (const auto* al = std::get_if<RouterAlert>(&a)) {
+      using K = RouterAlert::Kind;
+      out.push_back(al->router + (al->kind == K::speaker     ? " speaker "
+                                  : al->kind == K::stale_vip ? " stale-vip "
+                                                             : " split-brain ") +
+                    (al->kind == K::speaker ? (al->active ? "down" : "back")
+                                            : (al->active ? "on" : "off")));
+      alerts_.push_back(al->router + ": " + al->detail);
       continue;
     }
     const auto& c = std::get<RoleChange>(a);
@@ -124,6 +145,27 @@ void Scenario::step(std::string_view text, std::vector<std::string>& out) {
     feed(LinkEvent{ns, LinkUpdate{static_cast<std::uint32_t>(std::stoul(w[1])), "", true}}, out);
   } else if (verb == "gone") {
     feed(NetnsGone{ns, "deleted"}, out);
+  } else if (verb == "addr") {
+    AddrUpdate a;
+    a.ifindex = kHaIfindex;
+    a.prefix = *IpPrefix::parse(w[1] + "/24");
+    feed(AddrEvent{ns, a, std::nullopt}, out);
+  } else if (verb == "speaker") {
+    std::string r = ns == "ns1" ? "r1" : "r2";
+    feed(SpeakerEvent{r, w[1] == "up" ? std::optional(100) : std::nullopt, "was killed"}, out);
+  } else if (verb == "advert") {
+    auto opt = [&](std::string_view key, std::string dflt) {
+      auto v = option(w, key);
+      return v.empty() ? dflt : v;
+    };
+    PeerAdvert a;
+    a.source = *IpPrefix::parse(opt("from", "10.0.0.2") + "/32");
+    a.priority = static_cast<std::uint8_t>(std::stoi(opt("prio", "100")));
+    a.interval = Millis(std::stol(opt("int", "1000")));
+    a.version = std::stoi(opt("ver", "2"));
+    a.vrid = static_cast<std::uint8_t>(std::stoi(opt("vrid", "1")));
+    a.addresses = {*IpPrefix::parse(opt("vip", "169.254.0.1") + "/32")};
+    feed(AdvertEvent{ns, static_cast<std::uint32_t>(std::stoul(opt("if", "2"))), a}, out);
   } else if (verb != "tick") {
     throw std::invalid_argument("unknown step: " + std::string(text));
   }

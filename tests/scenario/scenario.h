@@ -15,7 +15,15 @@
 //   unlink N [NS]       link N removed
 //   resync [NS] [vip]   a re-dump that finds the vip present or not
 //   gone [NS]           the namespace was deleted
+//   addr A [NS]         address A/24 (another of this host's) added on link 2
+//   speaker up|down [NS]  the router's keepalived found (pid 100) or gone
+//   advert [NS] [from=A] [prio=P] [int=MS] [ver=V] [vrid=N] [if=N] [vip=A]
+//                       an advert read on link 2 (defaults: 10.0.0.2, 100,
+//                       1000, 2, 1, 2, 169.254.0.1)
 //   tick                fire due timers (implied by every "@T")
+// Besides transitions, the output has "r1 release", "r1 listen if=2",
+// "r1 unlisten", "r1 speaker down|back", "r1 stale-vip on|off",
+// "r1 split-brain on|off" and "r1 gateway appeared".
 #pragma once
 
 #include <string>
@@ -41,6 +49,8 @@ class Scenario {
   TimePoint now() const { return now_; }
   // All transitions so far, with reasons: "r1: backup -> primary (vip …)".
   const std::vector<std::string>& log() const { return log_; }
+  // Every alert so far with its detail: "r1: keepalived (pid 100) was killed".
+  const std::vector<std::string>& alerts() const { return alerts_; }
 
  private:
   void step(std::string_view text, std::vector<std::string>& out);
@@ -49,6 +59,7 @@ class Scenario {
   Engine engine_;
   TimePoint now_;
   std::vector<std::string> log_;
+  std::vector<std::string> alerts_;
 };
 
 }  // namespace havip::testing

@@ -79,6 +79,7 @@ RouterConfig signal_router(const char* name, const char* netns, const char* ifna
   r.interface = ifname;
   r.vip = prefix(vip);
   r.hold_down = hold_down;
+  r.addresses = {HeldAddress{r.vip, r.interface}};  // what a stale VIP's release removes
   return r;
 }
 
@@ -1268,6 +1269,103 @@ TEST(NameRules, InterfaceName) {
   EXPECT_FALSE(valid_interface_name("a b"));
   EXPECT_FALSE(valid_interface_name("a\nb"));
   EXPECT_FALSE(valid_interface_name(std::string_view("a\0b", 3)));
+}
+
+TEST(Config, KeepalivedKeys) {
+  auto c = config_of(R"(
+[daemon]
+on_stale_vip = "report"
+observe_vrrp = true
+track_speaker = false
+
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+vrid = 51
+vrrp_version = 3
+advert_interval_ms = 500
+priority = 150
+track_speaker = true
+speaker_pid_file = "/run/keepalived/vrrp.pid"
+addresses = ["203.0.113.10/24 dev qg-edge1", "fd00::1/64", "169.254.0.1/24"]
+
+[[router]]
+name = "edge2"
+interface = "ha-edge2"
+vip = "169.254.0.2/24"
+observe_vrrp = false
+vrid = 52
+)");
+  ASSERT_EQ(c.routers.size(), 2u);
+  const RouterConfig& r = c.routers[0];
+  EXPECT_EQ(c.daemon.on_stale_vip, StaleVip::report);
+  EXPECT_EQ(r.on_stale_vip, StaleVip::report);
+  EXPECT_EQ(r.vrrp, (VrrpConfig{51, 3, Millis(500), 150}));
+  EXPECT_TRUE(r.observe_vrrp);    // [daemon]'s
+  EXPECT_TRUE(r.track_speaker);   // its own
+  EXPECT_EQ(r.speaker_pid_file, "/run/keepalived/vrrp.pid");
+  // The signal VIP first (once), an address without a device on the interface.
+  EXPECT_THAT(r.addresses, ElementsAre(HeldAddress{prefix("169.254.0.1/24"), "ha-edge1"},
+                                       HeldAddress{prefix("203.0.113.10/24"), "qg-edge1"},
+                                       HeldAddress{prefix("fd00::1/64"), "ha-edge1"}));
+  EXPECT_FALSE(c.routers[1].observe_vrrp);
+  EXPECT_FALSE(c.routers[1].track_speaker);  // [daemon]'s
+}
+
+TEST(Config, KeepalivedDefaults) {
+  auto c = config_of(R"(
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+)");
+  ASSERT_EQ(c.routers.size(), 1u);
+  EXPECT_EQ(c.routers[0].on_stale_vip, StaleVip::release);
+  EXPECT_FALSE(c.routers[0].observe_vrrp);
+  EXPECT_TRUE(c.routers[0].track_speaker);
+  EXPECT_EQ(c.routers[0].vrrp, VrrpConfig{});
+  // Unknown priority: the master-down interval takes the longest skew.
+  EXPECT_EQ(VrrpConfig{}.master_down(), Millis(4000));
+  EXPECT_EQ((VrrpConfig{1, 2, Millis(1000), 128}).master_down(), Millis(3500));
+}
+
+TEST(ConfigErrors, ObserveVrrpNeedsAVrid) {
+  EXPECT_THAT(errors_of(R"(
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+observe_vrrp = true
+)"),
+              ElementsAre(IsError(5, "router[1].observe_vrrp",
+                                  "observe_vrrp needs the router's vrid")));
+}
+
+TEST(ConfigErrors, KeepalivedKeys) {
+  EXPECT_THAT(errors_of(R"(
+daemon.on_stale_vip = "remove"
+
+[[router]]
+name = "edge1"
+interface = "ha-edge1"
+vip = "169.254.0.1/24"
+vrid = 0
+vrrp_version = 4
+advert_interval_ms = 1500
+observe_vrrp = true
+addresses = ["10.0.0.1/24 on eth0"]
+speaker_pid_file = "vrrp.pid"
+)"),
+              ElementsAre(IsError(1, "daemon.on_stale_vip",
+                                  R"(expected "release" or "report", got "remove")"),
+                          IsError(7, "router[1].vrid", "expected an integer from 1 to 255, got 0"),
+                          IsError(8, "router[1].vrrp_version",
+                                  "expected an integer from 2 to 3, got 4"),
+                          IsError(9, "router[1].advert_interval_ms",
+                                  "VRRPv2 adverts are sent every whole second; got 1500 ms"),
+                          IsError(11, "router[1].addresses[0]", "ADDR/LEN dev IFNAME"),
+                          IsError(12, "router[1].speaker_pid_file", "an absolute path")));
 }
 
 }  // namespace

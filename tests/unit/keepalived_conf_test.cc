@@ -36,7 +36,9 @@ std::string dump(const NeutronHaRouter& r) {
   std::ostringstream s;
   s << "ha_interface " << r.ha_interface << "\nsignal_vip " << r.signal_vip.to_string()
     << "\nvrid " << r.vrid << "\ngateway_interface " << r.gateway_interface
-    << "\nipv6_default_route " << r.ipv6_default_route << "\n";
+    << "\nipv6_default_route " << r.ipv6_default_route << "\npriority " << r.priority
+    << "\nversion " << r.version << "\nadvert_interval "
+    << (r.advert_interval ? std::to_string(r.advert_interval->count()) : "-") << "\n";
   for (const auto& [address, dev] : r.excluded)
     s << "excluded " << address.to_string() << " dev " << dev << "\n";
   return s.str();
@@ -64,6 +66,8 @@ NeutronHaRouter router(int vrid, std::string gateway, bool ipv6_default,
   r.gateway_interface = std::move(gateway);
   r.ipv6_default_route = ipv6_default;
   r.excluded = std::move(excluded);
+  r.priority = 50;                    // as Neutron writes every instance
+  r.advert_interval = Millis(2000);   // advert_int 2 (ha_vrrp_advert_int)
   return r;
 }
 
@@ -174,6 +178,21 @@ tl::expected<NeutronHaRouter, std::string> parse(const std::string& text) {
 std::string error_of(const std::string& text) {
   auto r = parse(text);
   return r ? "(parsed)" : r.error();
+}
+
+TEST(KeepalivedConf, VrrpSettings) {
+  auto r = parse(instance("    priority 150\n    advert_int 0.5\n    vrrp_version 3\n"));
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->priority, 150);
+  EXPECT_EQ(r->advert_interval, Millis(500));
+  EXPECT_EQ(r->version, 3);
+  EXPECT_EQ(error_of(instance("    advert_int 0.001\n")),
+            "keepalived.conf:8: advert_int must be seconds from 0.01 to 255");
+  EXPECT_EQ(error_of(instance("    advert_int 256\n")),
+            "keepalived.conf:8: advert_int must be seconds from 0.01 to 255");
+  EXPECT_EQ(error_of(instance("    priority 0\n")), "keepalived.conf:8: priority must be 1..255");
+  EXPECT_EQ(error_of(instance("    vrrp_version 1\n")),
+            "keepalived.conf:8: vrrp_version must be 2 or 3");
 }
 
 TEST(KeepalivedConf, MinimalInstance) {

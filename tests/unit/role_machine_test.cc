@@ -44,5 +44,28 @@ TEST(RoleMachine, ForgetIsUnknownAndDropsPending) {
   EXPECT_EQ(m.forget(), std::nullopt);
 }
 
+TEST(RoleMachine, FaultIsAtOnceAndDropsPending) {
+  RoleMachine m(hold, Role::backup);
+  m.observe(t0, t0);
+  EXPECT_EQ(m.fault(), (Transition{Role::backup, Role::fault}));
+  EXPECT_EQ(m.deadline(), std::nullopt);
+  EXPECT_EQ(m.fault(), std::nullopt);
+}
+
+TEST(RoleMachine, FromFaultAsFromBackup) {
+  RoleMachine a(hold, Role::fault);
+  EXPECT_EQ(a.observe(std::nullopt, t0), (Transition{Role::fault, Role::backup}));
+  RoleMachine b(hold, Role::fault);
+  EXPECT_EQ(b.observe(t0, t0), std::nullopt);
+  EXPECT_EQ(b.expire(t0 + hold), (Transition{Role::fault, Role::primary}));
+}
+
+TEST(Roles, AFaultIsABackupToTheStateFileAndNeutron) {
+  EXPECT_EQ(role_name(Role::fault), "fault");
+  EXPECT_EQ(told_role(Role::fault), Role::backup);
+  EXPECT_EQ(told_role(Role::primary), Role::primary);
+  EXPECT_EQ(told_role(Role::backup), Role::backup);
+}
+
 }  // namespace
 }  // namespace havip
