@@ -60,6 +60,12 @@ Millis VrrpConfig::master_down() const {
   return 3 * adv + skew;
 }
 
+// A VIP is stale a master-down interval after both keepalived went and the
+// VIP was there (one added while keepalived is gone waits as long).
+TimePoint Engine::stale_from(const Watch& w) {
+  return w.vip_since ? std::max(w.speaker_since, *w.vip_since) : w.speaker_since;
+}
+
 std::string_view speaker_state_name(SpeakerState s) {
   switch (s) {
     case SpeakerState::untracked: return "untracked";
@@ -138,6 +144,7 @@ void Engine::evaluate_one(Router& r, const NetnsView& view, TimePoint now,
   if (r.machine.role() != before)
     w.primary_since = r.machine.role() == Role::primary ? std::optional(now) : std::nullopt;
   w.holds_vip = since.has_value();
+  w.vip_since = since;
   watch_flags(r, view, now, out);
 }
 
@@ -165,7 +172,7 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
   // In a fault the VIP is stale while kept ("report"); "release" removes it.
   bool stale = down && w.holds_vip &&
                (role == Role::fault ? c.on_stale_vip == StaleVip::report
-                                    : now >= w.speaker_since + window);
+                                    : now >= stale_from(w) + window);
   std::string stale_why;
   if (stale)
     stale_why = "vip " + c.vip.to_string() + " on " + c.interface + " held although keepalived " +
@@ -211,7 +218,7 @@ std::optional<TimePoint> Engine::watch_deadline(const Router& r) {
   if (w.peer_last) consider(*w.peer_last + window);
   if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale &&
       r.machine.role() != Role::fault)
-    consider(w.speaker_since + window);
+    consider(stale_from(w) + window);
   if (c.observe_vrrp && !w.split && w.peer_first && w.primary_since &&
       r.machine.role() == Role::primary)
     consider(std::max(*w.primary_since, *w.peer_first) + 3 * c.vrrp.interval());

@@ -85,6 +85,7 @@ class Engine {
     std::string mismatch;  // settings of the last advert that differ from ours
     std::optional<TimePoint> primary_since;
     bool holds_vip = false;  // at the last evaluation
+    std::optional<TimePoint> vip_since;
     bool stale = false;
     bool split = false;
     std::string stale_detail, split_detail;
@@ -114,6 +115,7 @@ class Engine {
   // The stale VIP and split brain flags and what to listen to, after a decision.
   void watch_flags(Router& r, const NetnsView& view, TimePoint now, std::vector<Action>& out);
   static std::optional<TimePoint> watch_deadline(const Router& r);
+  static TimePoint stale_from(const Watch& w);
   void index();
 
   std::vector<Router> routers_;

@@ -8,6 +8,7 @@ namespace havip {
 std::string status_line(const RoleCounts& c) {
   std::string status = fmt::format("{} router{}: {} primary, {} backup", c.total(),
                                    c.total() == 1 ? "" : "s", c.primary, c.backup);
+  if (c.fault) status += fmt::format(", {} fault", c.fault);
   if (c.unknown) status += fmt::format(", {} unknown", c.unknown);
   return status;
 }

@@ -175,14 +175,15 @@ class Cluster:
         self.captures["client"] = Capture(self.topo.ns("client"), ["eth0"], self.workdir)
         self.note("captures running")
 
-    def start_havipd(self):
+    def start_havipd(self, daemon=(), router=lambda r: ()):
+        """daemon, router: more lines for havip.toml (topology.havipd_config)."""
         self.havipd.write_raw_config(havipd_config(
             self.topo, self.havipd.dir / "state", self.havipd.dir / "run", self.hold_down_ms,
-            self.ROUTERS))
+            self.ROUTERS, daemon=daemon, router=router))
         self.havipd.start()
         self.note(f"havipd ready (pid {self.havipd.pid})")
 
-    def start_keepalived(self, stagger=0.0):
+    def start_keepalived(self, stagger=0.0, instance=lambda r: ()):
         """Starts keepalived in every router, `stagger` seconds apart. Started together,
         two keepalived with equal priority time out together now and then and are both
         master for a few ms until the lower address yields: havipd's hold-down absorbs
@@ -192,7 +193,8 @@ class Cluster:
                 time.sleep(stagger)
             self.keepalived[r] = Keepalived(
                 r, self.topo.ns(r), self.workdir, router_id=f"{PREFIX}{r}",
-                global_defs=("notification_email_from neutron@openstack.local",)).start()
+                global_defs=("notification_email_from neutron@openstack.local",),
+                instance=instance(r)).start()
         self.note("keepalived started: " + ", ".join(
             f"{r} pid {k.pid}" for r, k in self.keepalived.items()))
 

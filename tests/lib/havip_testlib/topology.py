@@ -141,15 +141,17 @@ def rdisc6(topo, timeout_ms=1500, retries=2):
     return src, (p.stdout + p.stderr).strip()
 
 
-def havipd_config(topo, state_dir, run_dir, hold_down_ms, routers=ROUTERS):
+def havipd_config(topo, state_dir, run_dir, hold_down_ms, routers=ROUTERS, daemon=(),
+                  router=lambda r: ()):
     """havip.toml: one havipd watching both routers (two hosts merged into one), running
-    radvd on each primary's qr- port."""
+    radvd on each primary's qr- port. daemon: more [daemon] lines; router(r): more lines
+    for router r's table."""
     lines = ["[daemon]",
              f"state_dir = {json.dumps(str(state_dir))}",
              f"control_socket = {json.dumps(str(Path(run_dir) / 'ctl.sock'))}",
              f"run_dir = {json.dumps(str(run_dir))}",
              f"hold_down_ms = {hold_down_ms}",
-             f"radvd_binary = {json.dumps(which('radvd'))}"]
+             f"radvd_binary = {json.dumps(which('radvd'))}", *daemon]
     for r in routers:
         lines += ["",
                   "[[router]]",
@@ -158,6 +160,7 @@ def havipd_config(topo, state_dir, run_dir, hold_down_ms, routers=ROUTERS):
                   f'interface = "ha-{r}"',
                   f'vip = "{VIP}"',
                   f'gateway_interface = "qg-{r}"',
+                  *router(r),
                   "",
                   "[[router.radvd.interface]]",
                   f'name = "qr-{r}"',
