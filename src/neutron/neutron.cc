@@ -34,6 +34,9 @@ std::string agent_socket(const NeutronConfig& n) {
 //     `keepalived -P -f <ha_confs>/<id>/keepalived.conf -p <base> -r <base>-vrrp`
 //     (-P: the VRRP subsystem only, so no checker child; -r: the VRRP child's pid
 //     file, which keepalived writes), and check_processes() reads it back.
+// Before Neutron 15.0.0 (Train, 2019; commit 93015527f0 "Add kill hooks for external
+// processes" added service='keepalived' to get_process()) the files were
+// <id>.pid and <id>.pid-vrrp; that layout is not followed here.
 std::string neutron_vrrp_pid_file(const std::string& ha_confs, const std::string& router_id) {
   return ha_confs + "/" + router_id + ".pid.keepalived-vrrp";
 }
