@@ -22,6 +22,27 @@ std::string agent_socket(const NeutronConfig& n) {
   return n.state_path + "/keepalived-state-change";
 }
 
+// Neutron (neutron/agent/linux/keepalived.py, KeepalivedManager; the same in
+// Debian 12's python3-neutron 2:21.0.0 (Zed) and in master as of 2026,
+// 29.0.0.0b1-105-g2131d26f73):
+//   * ha_router.py _init_keepalived_manager(): KeepalivedManager(router['id'], …,
+//     conf_path=agent_conf.ha_confs_path, namespace=ha_namespace); ha_confs_path
+//     defaults to '$state_path/ha_confs' (neutron/conf/agent/l3/ha.py).
+//   * get_process(): ProcessManager(uuid=router id, service='keepalived',
+//     pids_path=conf_path), whose get_pid_file_name() (agent/linux/external_process.py)
+//     is utils.get_conf_file_name(pids_path, uuid, 'pid.' + service) =
+//     "<abspath(normpath(ha_confs))>/<router_id>.pid.keepalived": keepalived's parent.
+//   * get_vrrp_pid_file_name(base) = base + '-vrrp'; spawn() runs
+//     `keepalived -P -f <ha_confs>/<id>/keepalived.conf -p <base> -r <base>-vrrp`
+//     (-P: the VRRP subsystem only, so no checker child; -r: the VRRP child's pid
+//     file, which keepalived writes), and check_processes() reads it back.
+// Before Neutron 15.0.0 (Train, 2019; commit 93015527f0 "Add kill hooks for external
+// processes" added service='keepalived' to get_process()) the files were
+// <id>.pid and <id>.pid-vrrp; that layout is not followed here.
+std::string neutron_vrrp_pid_file(const std::string& ha_confs, const std::string& router_id) {
+  return ha_confs + "/" + router_id + ".pid.keepalived-vrrp";
+}
+
 std::string netns_for(const std::string& id, bool snat_exists) {
   return (snat_exists ? "snat-" : "qrouter-") + id;
 }

@@ -16,6 +16,14 @@ std::string radvd_conf(const NeutronConfig& n, const std::string& id);  // <stat
 std::string radvd_pid_file(const NeutronConfig& n, const std::string& id);  // …/external/pids/<id>.pid.radvd
 std::string agent_socket(const NeutronConfig& n);                   // <state_path>/keepalived-state-change
 
+// The pid file of the keepalived VRRP child that Neutron's L3 agent starts for
+// an HA router: <ha_confs>/<router_id>.pid.keepalived-vrrp, beside (not in)
+// the router's directory <ha_confs>/<router_id>/. `ha_confs` is the agent's
+// ha_confs_path (default $state_path/ha_confs; havipd's is ha_confs_dir()).
+// Neutron 15.0.0 (Train) and later; the derivation from Neutron's sources is
+// in neutron.cc.
+std::string neutron_vrrp_pid_file(const std::string& ha_confs, const std::string& router_id);
+
 // The router's namespace: snat-<id> for DVR-HA when it exists, else qrouter-<id>.
 std::string netns_for(const std::string& id, bool snat_exists);
 
