@@ -71,7 +71,10 @@ std::string ControlCommands::metrics() const {
   MetricsInput in;
   auto now = Clock::now();
   for (const auto& r : sources_.engine.status()) {
-    MetricsInput::Router m{r.name, r.netns, r.role};
+    MetricsInput::Router m;
+    m.name = r.name;
+    m.netns = r.netns;
+    m.role = r.role;
     if (auto it = last_.find(r.name); it != last_.end())
       m.role_since = std::chrono::duration<double>(it->second.time.time_since_epoch()).count();
     if (r.speaker == SpeakerState::alive || r.speaker == SpeakerState::down)

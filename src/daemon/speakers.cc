@@ -19,7 +19,9 @@ void Speakers::configure(const std::vector<RouterConfig>& routers, TimePoint now
   std::map<std::string, Tracked> next;
   for (const auto& r : routers) {
     if (!r.track_speaker) continue;
-    Tracked t{r.netns, r.speaker_pid_file};
+    Tracked t;
+    t.netns = r.netns;
+    t.pid_file = r.speaker_pid_file;
     auto it = routers_.find(r.name);
     if (it != routers_.end() && it->second.netns == t.netns && it->second.pid_file == t.pid_file)
       t = std::move(it->second);  // the same process: still watched

@@ -63,6 +63,7 @@ RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const 
   r.observe_vrrp = d.observe_vrrp;
   r.on_stale_vip = d.on_stale_vip;
   r.track_speaker = d.track_speaker;
+  r.speaker_pid_file = neutron_vrrp_pid_file(ha_confs_dir(n), id);
   for (const auto& [prefix, dev] : ha.excluded) r.addresses.push_back(HeldAddress{prefix, dev});
   resolve_addresses(r);
   if (!n.manage_ipv6) return r;

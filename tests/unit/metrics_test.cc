@@ -12,7 +12,12 @@ using ::testing::Not;
 
 MetricsInput two_routers() {
   MetricsInput in;
-  in.routers = {{"edge1", "ns1", Role::primary}, {"edge2", "", Role::unknown}};
+  in.routers.resize(2);
+  in.routers[0].name = "edge1";
+  in.routers[0].netns = "ns1";
+  in.routers[0].role = Role::primary;
+  in.routers[1].name = "edge2";
+  in.routers[1].role = Role::unknown;
   in.netlink_resyncs = 3;
   in.netlink_messages = 1234;
   in.netlink_malformed = 1;
