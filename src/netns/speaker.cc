@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -51,9 +53,9 @@ std::string_view trim(std::string_view s) {
 }
 
 // comm as /proc gives it ("keepalived\n"), without the newline.
-bool comm_is_keepalived(int dir_fd, const char* comm_path) {
+bool comm_is_keepalived(int dir_fd, const char* name) {
   std::string comm;
-  return read_at(dir_fd, comm_path, comm, 64) && trim(comm) == kKeepalived;
+  return read_at(dir_fd, name, comm, 64) && trim(comm) == kKeepalived;
 }
 
 template <typename T>
@@ -98,30 +100,42 @@ void vrrp_sockets_of(std::string_view table, std::unordered_set<std::uint64_t>& 
   }
 }
 
-// The socket inodes among a process's fds ("socket:[N]").
-std::vector<std::uint64_t> socket_inodes(int pid_dir) {
-  std::vector<std::uint64_t> out;
+// Whether one of a process's fds is a socket ("socket:[N]") whose inode is
+// in `wanted`. The fds are looked at from the highest down, stopping at the
+// first match: keepalived's VRRP child opens its VRRP sockets last, after its
+// configuration, netlink and event fds, so they are about the highest.
+bool holds_one_of(int pid_dir, const std::unordered_set<std::uint64_t>& wanted) {
   int fds = ::openat(pid_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fds < 0) return out;
+  if (fds < 0) return false;
   DIR* dir = ::fdopendir(fds);
   if (!dir) {
     ::close(fds);
-    return out;
+    return false;
   }
-  constexpr std::string_view kSocket = "socket:[";
+  std::vector<int> numbers;
   while (auto* e = ::readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    char target[64];
-    ssize_t n = ::readlinkat(fds, e->d_name, target, sizeof target);
+    int fd = 0;
+    if (parse_number(std::string_view(e->d_name), fd)) numbers.push_back(fd);
+  }
+  std::sort(numbers.begin(), numbers.end(), std::greater<>());
+  constexpr std::string_view kSocket = "socket:[";
+  bool found = false;
+  for (int fd : numbers) {
+    char name[16], target[64];
+    std::snprintf(name, sizeof name, "%d", fd);
+    ssize_t n = ::readlinkat(fds, name, target, sizeof target);
     if (n <= 0 || n == static_cast<ssize_t>(sizeof target)) continue;
     std::string_view t(target, static_cast<std::size_t>(n));
     if (!t.starts_with(kSocket) || !t.ends_with(']')) continue;
     std::uint64_t inode = 0;
-    if (parse_number(t.substr(kSocket.size(), t.size() - kSocket.size() - 1), inode))
-      out.push_back(inode);
+    if (parse_number(t.substr(kSocket.size(), t.size() - kSocket.size() - 1), inode) &&
+        wanted.contains(inode)) {
+      found = true;
+      break;
+    }
   }
   ::closedir(dir);
-  return out;
+  return found;
 }
 
 // The VRRP raw sockets of the namespace a process is in (its net/raw, raw6).
@@ -143,28 +157,22 @@ std::unordered_map<std::uint64_t, pid_t> scan_vrrp_speakers(const std::string& p
   DIR* top = ::opendir(proc.c_str());
   if (!top) return speakers;
   int top_fd = ::dirfd(top);
-  std::string comm_path;
   while (auto* e = ::readdir(top)) {
     pid_t pid = 0;
     std::string_view name(e->d_name);
     if (!parse_number(name, pid) || pid <= 0) continue;
-    // The cheap filter first, by path; then everything through the process's
-    // directory, so that all of it is one process even if the pid is reused.
-    comm_path.assign(name).append("/comm");
-    if (!comm_is_keepalived(top_fd, comm_path.c_str())) continue;
+    // Everything through the process's directory: all of it is one process,
+    // even if the pid is reused meanwhile (the old directory then fails).
     UniqueFd dir(::openat(top_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir || !comm_is_keepalived(dir.get(), "comm")) continue;
-    auto sockets = socket_inodes(dir.get());
-    if (sockets.empty()) continue;
     struct stat ns {};
     if (::fstatat(dir.get(), "ns/net", &ns, 0) != 0) continue;
     auto netns = static_cast<std::uint64_t>(ns.st_ino);
     auto raw = raw_by_netns.find(netns);
     if (raw == raw_by_netns.end())
       raw = raw_by_netns.emplace(netns, vrrp_sockets_seen_by(dir.get())).first;
-    bool vrrp = false;
-    for (auto s : sockets) vrrp = vrrp || raw->second.contains(s);
-    if (!vrrp) continue;
+    // (A namespace without VRRP sockets needs no look at the fds.)
+    if (raw->second.empty() || !holds_one_of(dir.get(), raw->second)) continue;
     auto [at, added] = speakers.emplace(netns, pid);
     if (!added && pid < at->second) at->second = pid;
   }
