@@ -3,8 +3,11 @@
 HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsystemd-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libexpected-dev libcurl4-openssl-dev)
+# prometheus: its promtool checks and tests the Prometheus rules
+# (tests/prometheus/run). Where systemd runs, installing it also starts a
+# Prometheus server (disable it with: systemctl disable --now prometheus).
 HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
-  keepalived radvd ndisc6)
+  keepalived radvd ndisc6 prometheus)
 # The incumbent neutron-keepalived-state-change, for the side-by-side
 # compatibility test (tests/e2e/test_neutron_compat.py); HAVIP_NO_NEUTRON=1
 # skips it (and that test).
