@@ -17,7 +17,7 @@ struct Rig {
 
 TEST(Readiness, ReadyOnlyOnceEveryNamespaceIsReadAndTheFirstWritesAreDone) {
   Rig rig;
-  rig.r.update({1, 0, 1}, false, false);  // a namespace not read yet
+  rig.r.update(RoleCounts{.primary = 1, .unknown = 1}, false, false);  // a namespace not read yet
   rig.r.update({1, 1, 0}, true, true);    // its state files still being written
   EXPECT_THAT(rig.sent, IsEmpty());
   EXPECT_FALSE(rig.r.ready());
@@ -32,7 +32,7 @@ TEST(Readiness, AStatusChangeIsSentOnceTheBurstIsOver) {
   rig.r.update({0, 1, 0}, true, false);
   rig.sent.clear();
   rig.r.update({1, 0, 0}, true, false);
-  rig.r.update({0, 0, 1}, true, false);  // a burst: nothing sent yet
+  rig.r.update(RoleCounts{.unknown = 1}, true, false);  // a burst: nothing sent yet
   EXPECT_THAT(rig.sent, IsEmpty());
   EXPECT_TRUE(rig.r.status_due());
   rig.r.idle();

@@ -1364,7 +1364,7 @@ speaker_pid_file = "vrrp.pid"
                                   "expected an integer from 2 to 3, got 4"),
                           IsError(9, "router[1].advert_interval_ms",
                                   "VRRPv2 adverts are sent every whole second; got 1500 ms"),
-                          IsError(11, "router[1].addresses[0]", "ADDR/LEN dev IFNAME"),
+                          IsError(11, "router[1].addresses[1]", "ADDR/LEN dev IFNAME"),
                           IsError(12, "router[1].speaker_pid_file", "an absolute path")));
 }
 

@@ -111,12 +111,36 @@ TEST(Protocol, StatusObject) {
 TEST(Protocol, StatusTable) {
   std::string table = status_table(status_json(sample_status()), at(1795253945123 + 192000));
   EXPECT_EQ(table,
-            "ROUTER  NAMESPACE  ROLE                      SINCE      REASON  PIDS"
-            "                        FAILING\n"
-            "edge1   ns1        primary                   3m12s ago  vip up  radvd=1234 "
-            "haproxy=backoff  sysctls\n"
-            "edge2   (host)     backup (primary in 1.5s)  -                  -"
-            "                           -\n");
+            "ROUTER  NAMESPACE  ROLE                      SPEAKER  SINCE      REASON  PIDS"
+            "                        FAILING  ALERT\n"
+            "edge1   ns1        primary                   unknown  3m12s ago  vip up  radvd=1234 "
+            "haproxy=backoff  sysctls  -\n"
+            "edge2   (host)     backup (primary in 1.5s)  unknown  -                  -"
+            "                           -        -\n");
+}
+
+TEST(Protocol, SpeakerAndAlerts) {
+  Status s = sample_status();
+  s.routers[0].role = Role::fault;
+  s.routers[0].speaker = "down";
+  s.routers[0].stale_vip = true;
+  s.routers[0].alert = "vip held although keepalived exited";
+  s.routers[1].speaker_pid = 4321;
+  s.routers[1].split_brain = true;
+  s.routers[1].peer = "10.0.0.2";
+  json j = status_json(s);
+  EXPECT_EQ(j["routers"][0]["speaker"], "down");
+  EXPECT_EQ(j["routers"][0]["stale_vip"], true);
+  EXPECT_EQ(j["routers"][0]["alert"], "vip held although keepalived exited");
+  EXPECT_TRUE(j["routers"][0]["peer"].is_null());
+  EXPECT_EQ(j["routers"][1]["speaker"], 4321);
+  EXPECT_EQ(j["routers"][1]["peer"], "10.0.0.2");
+  std::string table = status_table(j, at(0));
+  EXPECT_THAT(table, HasSubstr("fault  "));
+  EXPECT_THAT(table, HasSubstr("down "));
+  EXPECT_THAT(table, HasSubstr("stale-vip\n"));
+  EXPECT_THAT(table, HasSubstr("pid 4321"));
+  EXPECT_THAT(table, HasSubstr("split-brain\n"));
 }
 
 TEST(Protocol, StatusTableToleratesMissingFields) {
