@@ -62,6 +62,9 @@ struct RouterAlert {
   Kind kind = Kind::speaker;
   bool active = false;
   std::string detail;
+  // Worth a warning: keepalived gone while the router holds its VIP (or is
+  // primary); a backup's keepalived stopping or not started yet is not.
+  bool serious = true;
   bool operator==(const RouterAlert&) const = default;
 };
 

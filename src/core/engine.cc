@@ -165,7 +165,7 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
     if (want) detail = std::move(why);
     if (current == want) return;
     current = want;
-    out.push_back(RouterAlert{c.name, c.netns, kind, want, want ? detail : std::string()});
+    out.push_back(RouterAlert{c.name, c.netns, kind, want, want ? detail : std::string(), true});
     if (!want) detail.clear();
   };
 
@@ -248,12 +248,16 @@ void Engine::on(const SpeakerEvent& e, TimePoint now, std::vector<Action>& out) 
     w.speaker_detail = (w.pid ? "(pid " + std::to_string(w.pid) + ") " : std::string()) +
                        (e.detail.empty() ? "is gone" : e.detail);
   }
-  if (was_down != (next == SpeakerState::down))
-    out.push_back(RouterAlert{r.config.name, r.config.netns, RouterAlert::Kind::speaker,
-                              next == SpeakerState::down,
-                              next == SpeakerState::down
-                                  ? "keepalived " + w.speaker_detail
-                                  : "keepalived is back (pid " + std::to_string(w.pid) + ")"});
+  if (was_down != (next == SpeakerState::down)) {
+    bool down = next == SpeakerState::down;
+    bool matters = w.holds_vip || r.machine.role() == Role::primary || r.machine.deadline() ||
+                   r.machine.role() == Role::fault;
+    out.push_back(RouterAlert{
+        r.config.name, r.config.netns, RouterAlert::Kind::speaker, down,
+        down ? "keepalived " + w.speaker_detail
+             : "keepalived is back (pid " + std::to_string(w.pid) + ")",
+        matters});
+  }
   reevaluate(r, now, out);
 }
 

@@ -82,7 +82,7 @@ void Speakers::exited(pid_t pid) {
     r->second.pid = 0;
     r->second.said_missing = true;
     r->second.missing = "exited";
-    feed_(SpeakerEvent{name, std::nullopt, "(pid " + std::to_string(pid) + ") exited"});
+    feed_(SpeakerEvent{name, std::nullopt, "exited"});
   }
   // keepalived's parent starts a new VRRP process at once: look again soon.
   next_look_ = Clock::now() + kRescan;

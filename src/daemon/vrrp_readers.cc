@@ -87,6 +87,9 @@ int VrrpReaders::on_readable(sd_event_source* s, int, std::uint32_t, void* self)
         [&](const vrrp::Listener::Received& got) {
           ++me->adverts_;
           const vrrp::Advert& a = got.advert;
+          spdlog::trace("vrrp: advert{} on ifindex {} from {} for VRID {}, priority {}",
+                        netns.empty() ? std::string() : " in " + netns, got.ifindex,
+                        a.source.to_string(), a.vrid, a.priority);
           me->feed_(AdvertEvent{
               netns, got.ifindex,
               PeerAdvert{a.version, a.vrid, a.priority, a.interval, a.source, a.addresses}});

@@ -55,7 +55,7 @@ void JournalObserver::alert(const RouterAlert& a) {
       a.kind == K::speaker ? a.detail
       : a.active           ? fmt::format("{}: {}", what, a.detail)
                            : fmt::format("{} over", what);
-  log::structured(a.active ? spdlog::level::warn : spdlog::level::info,
+  log::structured(a.active && a.serious ? spdlog::level::warn : spdlog::level::info,
                   {{"HAVIP_ROUTER", a.router},
                    {"HAVIP_NAMESPACE", a.netns},
                    {"HAVIP_ALERT", std::string(what)},

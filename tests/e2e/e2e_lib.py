@@ -180,7 +180,7 @@ class Cluster:
         self.havipd.write_raw_config(havipd_config(
             self.topo, self.havipd.dir / "state", self.havipd.dir / "run", self.hold_down_ms,
             self.ROUTERS, daemon=daemon, router=router))
-        self.havipd.start()
+        self.havipd.start(*(["--log-level", os.environ["HAVIP_E2E_DEBUG"]] if os.environ.get("HAVIP_E2E_DEBUG") else []))
         self.note(f"havipd ready (pid {self.havipd.pid})")
 
     def start_keepalived(self, stagger=0.0, instance=lambda r: ()):

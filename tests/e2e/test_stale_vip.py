@@ -146,6 +146,7 @@ def test_dead_keepalived_without_a_peer_stays_primary_flagged_stale(cluster):
 def test_mismatched_auth_pass_is_split_brain(cluster):
     c = cluster
     c.build()
+    c.start_captures()
     c.start_havipd(daemon=("observe_vrrp = true",), router=router_lines)
     c.start_keepalived(instance=lambda r: (
         "authentication {", "    auth_type PASS", f"    auth_pass pw-{r}", "}"))

@@ -10,6 +10,7 @@ request with the state file as it was when the request arrived, so "the state fi
 written before the notification" is checked too. Every wait polls with a deadline.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -23,8 +24,8 @@ import pytest
 from fake_l3_agent import (NeutronStatePath, ha_interface_name, keepalived_conf, l3_agent,  # noqa: F401
                            neutron_havipd_config, port_name, random_router_id, signal_vip)
 from fault_helpers import StoppedThreads, threads_named
-from helpers import (NETNS_DIR, alive, cmdline, find_processes, netns_inode_of, parent_pid,
-                     wait_for)
+from helpers import (NETNS_DIR, alive, cmdline, find_processes, havipctl_binary,  # noqa: F401
+                     netns_inode_of, parent_pid, wait_for)
 
 pytestmark = pytest.mark.usefixtures("kernel_ok")
 
@@ -282,8 +283,10 @@ def test_router_appearing_after_start_is_picked_up_and_dropped_when_removed(node
     a = node.router()
     node.wait_both(a, "backup")
     # keepalived's pid files live next to the router dirs (KeepalivedManager: pids_path is
-    # ha_confs): ha_confs/<id>.pid and <id>.pid-vrrp are not routers.
-    for suffix in (".pid", ".pid-vrrp"):
+    # ha_confs): ha_confs/<id>.pid.keepalived and <id>.pid.keepalived-vrrp (before Neutron
+    # 15.0.0: <id>.pid and <id>.pid-vrrp) are not routers.
+    suffixes = (".pid", ".pid-vrrp", ".pid.keepalived", ".pid.keepalived-vrrp")
+    for suffix in suffixes:
         (node.sp.ha_confs / f"{a.id}{suffix}").write_text("4242")
     a.add_vip()
     node.wait_both(a, "primary")
@@ -314,10 +317,11 @@ def test_router_appearing_after_start_is_picked_up_and_dropped_when_removed(node
     # The other router is undisturbed.
     b.del_vip()
     node.wait_both(b, "backup")
-    for suffix in (".pid", ".pid-vrrp"):
+    for suffix in suffixes:
         (node.sp.ha_confs / f"{a.id}{suffix}").unlink()
     time.sleep(0.2)
-    noise = [line for line in node.d.lines if ".pid" in line]
+    # (Lines about the keepalived process itself name its pid file: not noise.)
+    noise = [line for line in node.d.lines if ".pid" in line and "keepalived" not in line]
     assert not noise, "pid files in ha_confs taken for routers:\n" + "\n".join(noise)
     assert node.d.running()
 
@@ -897,3 +901,58 @@ def test_without_libcurl_everything_but_the_notification_works(node, workdir):
     assert node.d.running(), node.log()
     time.sleep(0.3)  # a negative check: nothing reaches the agent
     assert node.agent.all() == [], node.log()
+
+
+# ---------------------------------------------------------- keepalived's VRRP process
+
+def test_keepalived_vrrp_pid_file_as_neutron_lays_it_out(node, workdir):
+    """The VRRP child's pid file is <ha_confs>/<id>.pid.keepalived-vrrp, beside the
+    router's directory (KeepalivedManager since Neutron 15.0.0). havipd watches that
+    process; when it dies and nobody else advertises, the router stays primary, flagged
+    stale, nothing removed. A stand-in named keepalived (a copy of sleep) plays the child."""
+    fake = workdir / "keepalived"
+    shutil.copy("/bin/sleep", fake)
+    procs = [subprocess.Popen([str(fake), "600"])]
+    node.start_agent()
+    r = node.router(vip=True, conf=False)
+    r.write_conf(keepalived_conf(r.ha, r.vrid, advert_int=1))
+    pid_file = node.sp.ha_confs / f"{r.id}.pid.keepalived-vrrp"
+    pid_file.write_text(f"{procs[0].pid}\n")
+    (node.sp.ha_confs / f"{r.id}.pid.keepalived").write_text("1\n")  # the parent's: not read
+    try:
+        node.start_havipd()
+        node.wait_both(r, "primary")
+
+        def router_status():
+            out = subprocess.run([str(havipctl_binary()), "--socket",
+                                  str(node.d.dir / "run" / "ctl.sock"), "status", "--json"],
+                                 capture_output=True, text=True, timeout=10)
+            assert out.returncode == 0, out.stderr
+            return next(x for x in json.loads(out.stdout)["routers"] if x["name"] == r.id)
+
+        wait_for(lambda: router_status()["speaker"] == procs[0].pid, timeout=3,
+                 what=lambda: f"speaker {procs[0].pid}: {router_status()}\n" + node.log())
+        procs[0].kill()
+        procs[0].wait()
+        wait_for(lambda: router_status()["speaker"] == "down", timeout=2,
+                 what=lambda: f"speaker down: {router_status()}\n" + node.log())
+        node.d.wait_log(f"{r.id}: keepalived (pid {procs[0].pid}) exited")
+        # advert_int 1, priority 50: master-down 3 s + 0.8 s skew.
+        wait_for(lambda: router_status()["stale_vip"], timeout=6,
+                 what=lambda: f"stale VIP: {router_status()}\n" + node.log())
+        s = router_status()
+        assert s["role"] == "primary", s
+        assert r.state() == "primary"
+        assert r.ns.has_addr(r.ha, r.vip.split("/")[0]), "the VIP was removed"
+
+        # keepalived back (a new pid in the same file): followed again.
+        procs.append(subprocess.Popen([str(fake), "600"]))
+        pid_file.write_text(f"{procs[1].pid}\n")
+        wait_for(lambda: router_status()["speaker"] == procs[1].pid, timeout=3,
+                 what=lambda: f"speaker {procs[1].pid}: {router_status()}\n" + node.log())
+        assert not router_status()["stale_vip"]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
