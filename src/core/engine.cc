@@ -66,6 +66,9 @@ TimePoint Engine::stale_from(const Watch& w) {
   return w.vip_since ? std::max(w.speaker_since, *w.vip_since) : w.speaker_since;
 }
 
+// How long split brain stays reported after the adverts that showed it.
+constexpr Millis kSplitHold{60000};
+
 std::string_view speaker_state_name(SpeakerState s) {
   switch (s) {
     case SpeakerState::untracked: return "untracked";
@@ -141,8 +144,10 @@ void Engine::evaluate_one(Router& r, const NetnsView& view, TimePoint now,
     if (auto t = r.machine.observe(since, now))
       out.push_back(change(r.config, *t, since ? vip_on(r.config) : "no " + vip_on(r.config)));
   }
-  if (r.machine.role() != before)
+  if (r.machine.role() != before) {
     w.primary_since = r.machine.role() == Role::primary ? std::optional(now) : std::nullopt;
+    w.adverts_while_primary = 0;
+  }
   w.holds_vip = since.has_value();
   w.vip_since = since;
   watch_flags(r, view, now, out);
@@ -157,6 +162,7 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
     w.peer_first.reset();
     w.peer_last.reset();
     w.mismatch.clear();
+    w.adverts_while_primary = 0;
   }
   Role role = r.machine.role();
   bool down = w.speaker == SpeakerState::down;
@@ -187,11 +193,20 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
     if (!w.mismatch.empty()) {
       split = true;
       split_why = w.mismatch;
-    } else if (role == Role::primary && w.primary_since && w.peer_first &&
-               now >= std::max(*w.primary_since, *w.peer_first) + 3 * c.vrrp.interval()) {
+    } else if (role == Role::primary && w.peer_first && w.adverts_while_primary >= 2 &&
+               *w.peer_last - *w.peer_first >= 3 * c.vrrp.interval()) {
       split = true;
       split_why = advertises(w.peer) + " while this host is primary";
     }
+  }
+  if (split) {
+    w.split_until = *w.peer_last + kSplitHold;
+  } else if (w.split && !down && role == Role::primary && w.split_until && now < *w.split_until) {
+    // Two masters that cannot hear each other's adverts (auth_pass) often take turns:
+    // keepalived restarts its advert timer on any advert, so one falls silent for a
+    // while. What was seen stays said for a while, as long as this host is primary.
+    split = true;
+    split_why = w.split_detail;
   }
   flag(w.split, split, RouterAlert::Kind::split_brain, w.split_detail, std::move(split_why));
 
@@ -219,9 +234,7 @@ std::optional<TimePoint> Engine::watch_deadline(const Router& r) {
   if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale &&
       r.machine.role() != Role::fault)
     consider(stale_from(w) + window);
-  if (c.observe_vrrp && !w.split && w.peer_first && w.primary_since &&
-      r.machine.role() == Role::primary)
-    consider(std::max(*w.primary_since, *w.peer_first) + 3 * c.vrrp.interval());
+  if (w.split && w.split_until) consider(*w.split_until);
   return best;
 }
 
@@ -280,9 +293,14 @@ void Engine::on(const AdvertEvent& e, TimePoint now, std::vector<Action>& out) {
       w.peer_first.reset();
       w.peer_last.reset();
       w.mismatch.clear();
+      w.adverts_while_primary = 0;
     } else {
       Millis window = std::max(c.vrrp.master_down(), 4 * e.advert.interval);
-      if (!w.peer_last || now >= *w.peer_last + window) w.peer_first = now;
+      if (!w.peer_last || now >= *w.peer_last + window) {
+        w.peer_first = now;
+        w.adverts_while_primary = 0;
+      }
+      if (r.machine.role() == Role::primary) ++w.adverts_while_primary;
       w.peer_last = now;
       w.peer = e.advert;
       w.mismatch = mismatch_of(c, e.advert);

@@ -84,6 +84,8 @@ class Engine {
     PeerAdvert peer;
     std::string mismatch;  // settings of the last advert that differ from ours
     std::optional<TimePoint> primary_since;
+    std::size_t adverts_while_primary = 0;  // in the current run
+    std::optional<TimePoint> split_until;   // split brain stays said until then
     bool holds_vip = false;  // at the last evaluation
     std::optional<TimePoint> vip_since;
     bool stale = false;

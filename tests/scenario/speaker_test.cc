@@ -124,10 +124,20 @@ TEST(SplitBrain, APeerMasterForThreeIntervalsWhileThisHostIsPrimary) {
       {
           {"observe_vrrp reads adverts from the start",
            "@0 boot", {"r1 unknown->backup", "r1 listen if=2"}},
-          {"adverts for 3 intervals while primary: split brain; they stop: over",
+          {"adverts for 3 intervals, 2 of them while primary: split brain; they stop: over "
+           "a minute later",
            "@0 boot vip age=5000; @1000 advert; @2000 advert; @3000 advert; @3999 advert; "
-           "@4000 advert; @8000",
+           "@4000 advert; @63999; @64000",
            {"r1 unknown->primary", "r1 listen if=2", "r1 split-brain on", "r1 split-brain off"}},
+          {"masters taking turns (keepalived's timers): the run counts from the peer's first "
+           "advert",
+           "@0 boot; @100 +vip; @200 advert; @1200 advert; @2100; @2200 advert; @3200 advert",
+           {"r1 unknown->backup", "r1 listen if=2", "r1 backup->primary", "r1 split-brain on"}},
+          {"no longer primary: over at once",
+           "@0 boot vip age=5000; @1000 advert; @2000 advert; @3000 advert; @4000 advert; "
+           "@4500 -vip",
+           {"r1 unknown->primary", "r1 listen if=2", "r1 split-brain on", "r1 primary->backup",
+            "r1 split-brain off"}},
           {"a normal failover (the peer stops within an interval) is not split brain",
            "@0 boot; @100 +vip; @2100; @2500 advert; @9000",
            {"r1 unknown->backup", "r1 listen if=2", "r1 backup->primary"}},
