@@ -46,14 +46,19 @@ struct Schema {
 constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "router"};
 constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
 constexpr std::string_view kDaemonKeys[] = {
-    "state_dir",  "hold_down_ms", "netns_dir",   "netlink_receive_buffer",
-    "state_sync", "run_dir",      "radvd_binary", "control_socket", "control_socket_group",
-    "metrics_textfile", "on_stale_vip", "observe_vrrp", "track_speaker"};
-constexpr std::string_view kRouterKeys[] = {
-    "name",         "namespace", "interface", "vip",     "hold_down_ms", "gateway_interface",
-    "ipv6_gateway", "sysctl",    "radvd",     "service", "hook",
-    "vrid",         "vrrp_version", "advert_interval_ms", "priority", "observe_vrrp",
-    "track_speaker", "speaker_pid_file", "addresses"};
+    "state_dir",    "hold_down_ms", "netns_dir",      "netlink_receive_buffer", "state_sync",
+    "run_dir",      "radvd_binary", "control_socket", "control_socket_group",   "metrics_textfile",
+    "on_stale_vip", "observe_vrrp", "track_speaker"};
+constexpr std::string_view kRouterKeys[] = {"name",          "namespace",
+                                            "interface",     "vip",
+                                            "hold_down_ms",  "gateway_interface",
+                                            "ipv6_gateway",  "sysctl",
+                                            "radvd",         "service",
+                                            "hook",          "vrid",
+                                            "vrrp_version",  "advert_interval_ms",
+                                            "priority",      "observe_vrrp",
+                                            "track_speaker", "speaker_pid_file",
+                                            "addresses"};
 constexpr std::string_view kSysctlKeys[] = {"key", "primary", "backup"};
 constexpr std::string_view kRadvdKeys[] = {"config_file", "user", "interface"};
 constexpr std::string_view kRadvdInterfaceKeys[] = {

@@ -36,8 +36,8 @@ struct DaemonConfig {
   std::string control_socket_group;  // group allowed to connect (mode 0660); "" = havipd's
   std::string metrics_textfile;      // node-exporter textfile collector file; "" = none
   StaleVip on_stale_vip = StaleVip::release;
-  bool observe_vrrp = false;   // every router: watch adverts while keepalived runs
-  bool track_speaker = true;   // watch the keepalived VRRP process behind each router
+  bool observe_vrrp = false;  // every router: watch adverts while keepalived runs
+  bool track_speaker = true;  // watch the keepalived VRRP process behind each router
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -143,9 +143,9 @@ struct RouterConfig {
   std::vector<HookConfig> hooks;
 
   VrrpConfig vrrp;
-  bool observe_vrrp = false;              // resolved: per router or [daemon]
+  bool observe_vrrp = false;                  // resolved: per router or [daemon]
   StaleVip on_stale_vip = StaleVip::release;  // resolved from [daemon]
-  bool track_speaker = true;              // resolved: per router or [daemon]
+  bool track_speaker = true;                  // resolved: per router or [daemon]
   // The keepalived VRRP process's pid file; empty: found in the namespace
   // (Neutron: the pid file the L3 agent gives keepalived).
   std::string speaker_pid_file;

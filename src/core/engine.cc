@@ -32,8 +32,7 @@ std::string mismatch_of(const RouterConfig& c, const PeerAdvert& a) {
   std::string out;
   auto add = [&](const std::string& what) { out += (out.empty() ? "" : "; ") + what; };
   if (a.version != c.vrrp.version)
-    add("VRRP version " + std::to_string(a.version) + ", here " +
-        std::to_string(c.vrrp.version));
+    add("VRRP version " + std::to_string(a.version) + ", here " + std::to_string(c.vrrp.version));
   if (c.vrrp.advert_interval && a.interval != *c.vrrp.advert_interval)
     add("advert interval " + std::to_string(a.interval.count()) + " ms, here " +
         std::to_string(c.vrrp.advert_interval->count()) + " ms");
@@ -71,10 +70,14 @@ constexpr Millis kSplitHold{60000};
 
 std::string_view speaker_state_name(SpeakerState s) {
   switch (s) {
-    case SpeakerState::untracked: return "untracked";
-    case SpeakerState::alive: return "alive";
-    case SpeakerState::down: return "down";
-    case SpeakerState::unknown: break;
+    case SpeakerState::untracked:
+      return "untracked";
+    case SpeakerState::alive:
+      return "alive";
+    case SpeakerState::down:
+      return "down";
+    case SpeakerState::unknown:
+      break;
   }
   return "unknown";
 }
@@ -132,8 +135,8 @@ void Engine::evaluate_one(Router& r, const NetnsView& view, TimePoint now,
   if (down && (before == Role::fault ||
                (taken_over && (since || before == Role::primary || r.machine.deadline())))) {
     if (auto t = r.machine.fault()) {
-      out.push_back(change(r.config, *t,
-                           "keepalived " + w.speaker_detail + " and " + advertises(w.peer)));
+      out.push_back(
+          change(r.config, *t, "keepalived " + w.speaker_detail + " and " + advertises(w.peer)));
       if (r.config.on_stale_vip == StaleVip::release)
         out.push_back(ReleaseAddresses{r.config.name, r.config.netns, r.config.addresses});
     }
@@ -176,9 +179,9 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
   };
 
   // In a fault the VIP is stale while kept ("report"); "release" removes it.
-  bool stale = down && w.holds_vip &&
-               (role == Role::fault ? c.on_stale_vip == StaleVip::report
-                                    : now >= stale_from(w) + window);
+  bool stale =
+      down && w.holds_vip &&
+      (role == Role::fault ? c.on_stale_vip == StaleVip::report : now >= stale_from(w) + window);
   std::string stale_why;
   if (stale)
     stale_why = "vip " + c.vip.to_string() + " on " + c.interface + " held although keepalived " +
@@ -211,8 +214,7 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
   flag(w.split, split, RouterAlert::Kind::split_brain, w.split_detail, std::move(split_why));
 
   std::optional<Listen> want;
-  if (c.vrrp.vrid != 0 &&
-      (c.observe_vrrp || (down && (w.holds_vip || role == Role::primary)))) {
+  if (c.vrrp.vrid != 0 && (c.observe_vrrp || (down && (w.holds_vip || role == Role::primary)))) {
     if (auto ifindex = view.ifindex_of(c.interface))
       want = Listen{c.name, c.netns, c.vip.family, *ifindex};
   }
@@ -231,8 +233,7 @@ std::optional<TimePoint> Engine::watch_deadline(const Router& r) {
   };
   Millis window = std::max(c.vrrp.master_down(), 3 * w.peer.interval + w.peer.interval);
   if (w.peer_last) consider(*w.peer_last + window);
-  if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale &&
-      r.machine.role() != Role::fault)
+  if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale && r.machine.role() != Role::fault)
     consider(stale_from(w) + window);
   if (w.split && w.split_until) consider(*w.split_until);
   return best;
@@ -265,11 +266,10 @@ void Engine::on(const SpeakerEvent& e, TimePoint now, std::vector<Action>& out) 
     bool down = next == SpeakerState::down;
     bool matters = w.holds_vip || r.machine.role() == Role::primary || r.machine.deadline() ||
                    r.machine.role() == Role::fault;
-    out.push_back(RouterAlert{
-        r.config.name, r.config.netns, RouterAlert::Kind::speaker, down,
-        down ? "keepalived " + w.speaker_detail
-             : "keepalived is back (pid " + std::to_string(w.pid) + ")",
-        matters});
+    out.push_back(RouterAlert{r.config.name, r.config.netns, RouterAlert::Kind::speaker, down,
+                              down ? "keepalived " + w.speaker_detail
+                                   : "keepalived is back (pid " + std::to_string(w.pid) + ")",
+                              matters});
   }
   reevaluate(r, now, out);
 }
@@ -477,7 +477,9 @@ RoleCounts Engine::counts() const {
     switch (r.machine.role()) {
       case Role::primary: ++c.primary; break;
       case Role::backup: ++c.backup; break;
-      case Role::fault: ++c.fault; break;
+      case Role::fault:
+        ++c.fault;
+        break;
       case Role::unknown: ++c.unknown; break;
     }
   }

@@ -75,7 +75,7 @@ class Engine {
   // (docs/STATES.md, "keepalived and its peers").
   struct Watch {
     SpeakerState speaker = SpeakerState::unknown;
-    int pid = 0;  // the last one seen alive
+    int pid = 0;                // the last one seen alive
     TimePoint speaker_since{};  // when it was last seen to go down (or come back)
     std::string speaker_detail;
     // Adverts from a master on another host: the current run (no gap longer
@@ -86,7 +86,7 @@ class Engine {
     std::optional<TimePoint> primary_since;
     std::size_t adverts_while_primary = 0;  // in the current run
     std::optional<TimePoint> split_until;   // split brain stays said until then
-    bool holds_vip = false;  // at the last evaluation
+    bool holds_vip = false;                 // at the last evaluation
     std::optional<TimePoint> vip_since;
     bool stale = false;
     bool split = false;

@@ -66,7 +66,7 @@ struct PeerAdvert {
   std::uint8_t vrid = 0;
   std::uint8_t priority = 0;  // 0: the master is giving up
   Millis interval{0};
-  IpPrefix source;            // full length (/32 or /128)
+  IpPrefix source;  // full length (/32 or /128)
   std::vector<IpPrefix> addresses;
   bool operator==(const PeerAdvert&) const = default;
 };
@@ -76,7 +76,7 @@ struct AdvertEvent {
   PeerAdvert advert;
 };
 
-using Event = std::variant<SyncStart, SyncEnd, NetnsGone, LinkEvent, AddrEvent, Tick,
-                           SpeakerEvent, AdvertEvent>;
+using Event = std::variant<SyncStart, SyncEnd, NetnsGone, LinkEvent, AddrEvent, Tick, SpeakerEvent,
+                           AdvertEvent>;
 
 }  // namespace havip

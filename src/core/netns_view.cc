@@ -72,8 +72,7 @@ bool NetnsView::holds_address(const IpPrefix& address) const {
   IpPrefix first = address;
   first.length = 0;
   for (auto it = addrs_.lower_bound(first);
-       it != addrs_.end() && it->first.family == address.family &&
-       it->first.bytes == address.bytes;
+       it != addrs_.end() && it->first.family == address.family && it->first.bytes == address.bytes;
        ++it)
     for (const auto& [ifindex, a] : it->second)
       if (a.usable) return true;

@@ -10,7 +10,8 @@ std::string_view role_name(Role r) {
   switch (r) {
     case Role::primary: return "primary";
     case Role::backup: return "backup";
-    case Role::fault: return "fault";
+    case Role::fault:
+      return "fault";
     case Role::unknown: break;
   }
   return "unknown";

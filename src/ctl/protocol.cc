@@ -123,8 +123,8 @@ std::string status_table(const json& status, WallTime now) {
     std::array<std::string, kColumns> cells;
   };
   std::vector<Row> rows;
-  rows.push_back({{"ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON", "PIDS", "FAILING",
-                   "ALERT"}});
+  rows.push_back(
+      {{"ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON", "PIDS", "FAILING", "ALERT"}});
   const json empty = json::array();
   const json& routers = status.contains("routers") ? status["routers"] : empty;
   for (const auto& r : routers) {
@@ -190,8 +190,7 @@ std::string status_table(const json& status, WallTime now) {
   }
   std::array<std::size_t, kColumns> width{};
   for (const auto& row : rows)
-    for (std::size_t i = 0; i < kColumns; ++i)
-      width[i] = std::max(width[i], row.cells[i].size());
+    for (std::size_t i = 0; i < kColumns; ++i) width[i] = std::max(width[i], row.cells[i].size());
   std::string out;
   for (const auto& row : rows) {
     std::string line;

@@ -1,7 +1,11 @@
 #include "daemon/daemon.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <malloc.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -13,11 +17,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
-
 #include "config/config_parse.h"
 #include "daemon/config_file.h"
 #include "daemon/cstamp_reference.h"
@@ -28,8 +27,8 @@
 #include "log/logging.h"
 #include "netlink/address.h"
 #include "netns/netns.h"
-#include "netns/speaker.h"
 #include "netns/netns_watch.h"
+#include "netns/speaker.h"
 #include "neutron/l3_agent_notifier.h"
 #include "neutron/neutron.h"
 
@@ -183,8 +182,8 @@ bool Daemon::setup() {
   vrrp_ = std::make_unique<VrrpReaders>(
       loop_, home_ns_.get(), [this](const std::string& ns) { return namespaces_->ns_fd(ns); },
       [this](Event&& e) { feed(std::move(e)); });
-  speakers_ = std::make_unique<Speakers>(loop_, speaker_io(),
-                                         [this](Event&& e) { feed(std::move(e)); });
+  speakers_ =
+      std::make_unique<Speakers>(loop_, speaker_io(), [this](Event&& e) { feed(std::move(e)); });
   watch_netns_dir();
   control_ = std::make_unique<ControlServer>(
       loop_, ControlServer::Handlers{[this] { return commands_->status(Clock::now()); },
@@ -262,15 +261,14 @@ Namespaces::Io Daemon::namespace_io() {
 }
 
 Speakers::Io Daemon::speaker_io() {
-  return Speakers::Io{
-      [] { return netns::scan_vrrp_speakers(); },
-      [](const std::string& path) { return netns::speaker_from_pid_file(path); },
-      [this](const std::string& ns) -> std::optional<std::uint64_t> {
-        int fd = ns.empty() ? home_ns_.get() : namespaces_->ns_fd(ns);
-        if (fd < 0) return std::nullopt;
-        return netns::namespace_inode(fd);
-      },
-      [](pid_t pid) { return netns::open_pidfd(pid); }};
+  return Speakers::Io{[] { return netns::scan_vrrp_speakers(); },
+                      [](const std::string& path) { return netns::speaker_from_pid_file(path); },
+                      [this](const std::string& ns) -> std::optional<std::uint64_t> {
+                        int fd = ns.empty() ? home_ns_.get() : namespaces_->ns_fd(ns);
+                        if (fd < 0) return std::nullopt;
+                        return netns::namespace_inode(fd);
+                      },
+                      [](pid_t pid) { return netns::open_pidfd(pid); }};
 }
 
 void Daemon::take_cstamp_reference() {
@@ -396,8 +394,8 @@ void Daemon::flush() {
   pipeline_->tick(now);
   arm_timer(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
-  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(),
-                 stop_deadline_})
+  for (auto t :
+       {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(), stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
   arm_timer(retry_timer_, wake);
   bool synced = true;

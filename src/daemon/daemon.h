@@ -14,12 +14,11 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/config.h"
 #include "core/cstamp_clock.h"
@@ -32,7 +31,6 @@
 #include "daemon/metrics_textfile.h"
 #include "daemon/namespaces.h"
 #include "daemon/netns_dir_watch.h"
-#include "netlink/netns_monitor.h"
 #include "daemon/readiness.h"
 #include "daemon/speakers.h"
 #include "daemon/vrrp_readers.h"
@@ -42,6 +40,7 @@
 #include "effects/run_files.h"
 #include "effects/state_writer.h"
 #include "effects/sysctl.h"
+#include "netlink/netns_monitor.h"
 #include "neutron/neutron_watch.h"
 #include "report/journal.h"
 #include "report/metrics.h"

@@ -1,8 +1,7 @@
 #include "daemon/speakers.h"
 
-#include <systemd/sd-event.h>
-
 #include <sys/epoll.h>
+#include <systemd/sd-event.h>
 
 #include "log/logging.h"
 
@@ -107,8 +106,9 @@ void Speakers::look(TimePoint now) {
       if (it != scanned->end())
         found = it->second;
       else
-        found = tl::unexpected("is not running " + (t.netns.empty() ? std::string("in the host namespace")
-                                                                   : "in " + t.netns));
+        found = tl::unexpected("is not running " + (t.netns.empty()
+                                                        ? std::string("in the host namespace")
+                                                        : "in " + t.netns));
     }
     if (found && watch(*found, name)) {
       t.pid = *found;

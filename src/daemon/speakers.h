@@ -14,10 +14,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tl/expected.hpp>
 #include <unordered_map>
 #include <vector>
-
-#include <tl/expected.hpp>
 
 #include "core/config.h"
 #include "core/events.h"
@@ -59,7 +58,7 @@ class Speakers {
     std::string pid_file;  // empty: look in the namespace
     pid_t pid = 0;         // 0: not found
     bool said_missing = false;
-    std::string missing;   // why, as last said
+    std::string missing;  // why, as last said
   };
   struct Watch {
     UniqueFd pidfd;

@@ -1,10 +1,8 @@
 #include "daemon/vrrp_readers.h"
 
-#include <systemd/sd-event.h>
-
-#include <sys/epoll.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <systemd/sd-event.h>
 
 #include "log/logging.h"
 
@@ -38,8 +36,8 @@ bool VrrpReaders::join(const Listen& l) {
       return false;
     }
     auto reader = std::make_unique<Reader>(Reader{key, std::move(*listener), nullptr, {}});
-    if (sd_event_add_io(loop_, &reader->source, reader->listener.fd(), EPOLLIN, on_readable,
-                        this) < 0) {
+    if (sd_event_add_io(loop_, &reader->source, reader->listener.fd(), EPOLLIN, on_readable, this) <
+        0) {
       log::router(spdlog::level::err, l.router, l.netns, "cannot watch the VRRP socket");
       return false;
     }

@@ -92,10 +92,14 @@ std::string_view message_id(Kind kind) {
     case Kind::resync: return "f08072cec04a4b10927cd4e480caef24";
     case Kind::netns_gone: return "f32be15c4cdd47e1ac43dc91bb128582";
     case Kind::reload: return "2adea1a9e7d8447184516563bd5b255e";
-    case Kind::speaker: return "8cf82fdd743143ecb193ed067a342532";
-    case Kind::stale_vip: return "d19d9162a35d49a3ae78cc899ae22a4f";
-    case Kind::split_brain: return "cbbcb36dba2b46a2882b52f66563c001";
-    case Kind::release: return "970efaaf4213437284fb3b9aa0b5d73b";
+    case Kind::speaker:
+      return "8cf82fdd743143ecb193ed067a342532";
+    case Kind::stale_vip:
+      return "d19d9162a35d49a3ae78cc899ae22a4f";
+    case Kind::split_brain:
+      return "cbbcb36dba2b46a2882b52f66563c001";
+    case Kind::release:
+      return "970efaaf4213437284fb3b9aa0b5d73b";
   }
   return {};
 }

@@ -28,7 +28,7 @@ std::string failed(const HeldAddress& a, std::string_view why) {
 // One RTM_DELADDR and its acknowledgement; "" when done (or nothing to do).
 std::string delete_one(mnl_socket* sock, const HeldAddress& a, std::uint32_t seq) {
   unsigned ifindex = ::if_nametoindex(a.dev.c_str());
-  if (ifindex == 0) return {};  // the interface is gone, and its addresses with it
+  if (ifindex == 0) return {};       // the interface is gone, and its addresses with it
   alignas(nlmsghdr) char buf[8192];  // an ack or error carries the request back: small
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_DELADDR;
@@ -69,8 +69,7 @@ std::vector<std::string> delete_addresses(int netns_fd, int home_fd,
     }
     // The kernel answers at once; a bound on the wait all the same.
     timeval timeout{1, 0};
-    ::setsockopt(mnl_socket_get_fd(sock.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout,
-                 sizeof timeout);
+    ::setsockopt(mnl_socket_get_fd(sock.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     std::uint32_t seq = 1;
     for (const auto& a : addresses)
       if (auto error = delete_one(sock.get(), a, seq++); !error.empty())

@@ -51,10 +51,9 @@ void JournalObserver::alert(const RouterAlert& a) {
   std::string_view what = a.kind == K::speaker     ? "keepalived"
                           : a.kind == K::stale_vip ? "stale VIP"
                                                    : "split brain";
-  std::string message =
-      a.kind == K::speaker ? a.detail
-      : a.active           ? fmt::format("{}: {}", what, a.detail)
-                           : fmt::format("{} over", what);
+  std::string message = a.kind == K::speaker ? a.detail
+                        : a.active           ? fmt::format("{}: {}", what, a.detail)
+                                             : fmt::format("{} over", what);
   log::structured(a.active && a.serious ? spdlog::level::warn : spdlog::level::info,
                   {{"HAVIP_ROUTER", a.router},
                    {"HAVIP_NAMESPACE", a.netns},
@@ -67,15 +66,13 @@ void JournalObserver::released(const ReleaseAddresses& r, const std::vector<std:
   std::string list;
   for (const auto& a : r.addresses)
     list += (list.empty() ? "" : ", ") + a.prefix.to_string() + " dev " + a.dev;
-  log::structured(failed.empty() ? spdlog::level::warn : spdlog::level::err,
-                  {{"HAVIP_ROUTER", r.router},
-                   {"HAVIP_NAMESPACE", r.netns},
-                   {"HAVIP_ADDRESSES", list}},
-                  failed.empty()
-                      ? fmt::format("{}: released {} (on_stale_vip = release)", r.router, list)
-                      : fmt::format("{}: released {} (on_stale_vip = release), except: {}",
-                                    r.router, list, fmt::join(failed, "; ")),
-                  log::Kind::release);
+  log::structured(
+      failed.empty() ? spdlog::level::warn : spdlog::level::err,
+      {{"HAVIP_ROUTER", r.router}, {"HAVIP_NAMESPACE", r.netns}, {"HAVIP_ADDRESSES", list}},
+      failed.empty() ? fmt::format("{}: released {} (on_stale_vip = release)", r.router, list)
+                     : fmt::format("{}: released {} (on_stale_vip = release), except: {}", r.router,
+                                   list, fmt::join(failed, "; ")),
+      log::Kind::release);
 }
 
 }  // namespace havip

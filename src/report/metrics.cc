@@ -96,8 +96,9 @@ std::string Metrics::render(const MetricsInput& in, std::string_view version) co
   w.family("havip_build_info", "gauge", "havipd's version; always 1");
   w.sample("havip_build_info", {{"version", version}}, 1);
 
-  w.family("havip_router_role", "gauge",
-           "1 for the role each router is in now (primary, backup, fault or unknown), 0 for the others");
+  w.family(
+      "havip_router_role", "gauge",
+      "1 for the role each router is in now (primary, backup, fault or unknown), 0 for the others");
   for (const auto& r : in.routers)
     for (Role role : kRoles)
       w.sample("havip_router_role",
@@ -108,35 +109,30 @@ std::string Metrics::render(const MetricsInput& in, std::string_view version) co
            "Unix time each router entered its current role (its last transition)");
   for (const auto& r : in.routers)
     if (r.role_since)
-      w.sample("havip_router_role_since_seconds", {{"router", r.name}},
-               *r.role_since);
+      w.sample("havip_router_role_since_seconds", {{"router", r.name}}, *r.role_since);
 
   w.family("havip_router_speaker_up", "gauge",
            "1 while the keepalived VRRP process behind the router runs, 0 when it is not running");
   for (const auto& r : in.routers)
     if (r.speaker_up)
-      w.sample("havip_router_speaker_up", {{"router", r.name}},
-               *r.speaker_up ? 1 : 0);
+      w.sample("havip_router_speaker_up", {{"router", r.name}}, *r.speaker_up ? 1 : 0);
 
   w.family("havip_router_stale_vip", "gauge",
            "1 while this host holds the router's VIP although its keepalived is not running");
   for (const auto& r : in.routers)
-    w.sample("havip_router_stale_vip", {{"router", r.name}},
-             r.stale_vip ? 1 : 0);
+    w.sample("havip_router_stale_vip", {{"router", r.name}}, r.stale_vip ? 1 : 0);
 
   w.family("havip_router_split_brain", "gauge",
            "1 while another host advertises as VRRP master for a router this host is primary "
            "for (or with other settings)");
   for (const auto& r : in.routers)
-    w.sample("havip_router_split_brain", {{"router", r.name}},
-             r.split_brain ? 1 : 0);
+    w.sample("havip_router_split_brain", {{"router", r.name}}, r.split_brain ? 1 : 0);
 
   w.family("havip_router_effect_failing", "gauge",
            "1 for each effect of a router that is failing now (waiting for a retry)");
   for (const auto& r : in.routers)
     for (const auto& e : r.failing)
-      w.sample("havip_router_effect_failing",
-               {{"router", r.name}, {"effect", e}}, 1);
+      w.sample("havip_router_effect_failing", {{"router", r.name}, {"effect", e}}, 1);
 
   w.family("havip_transitions_total", "counter",
            "Role changes applied, by router and the role entered");

@@ -97,11 +97,12 @@ void Scenario::feed(Event e, std::vector<std::string>& out) {
     }
     if (const auto* al = std::get_if<RouterAlert>(&a)) {
       using K = RouterAlert::Kind;
-      out.push_back(al->router + (al->kind == K::speaker     ? " speaker "
-                                  : al->kind == K::stale_vip ? " stale-vip "
-                                                             : " split-brain ") +
-                    (al->kind == K::speaker ? (al->active ? "down" : "back")
-                                            : (al->active ? "on" : "off")));
+      out.push_back(
+          al->router +
+          (al->kind == K::speaker     ? " speaker "
+           : al->kind == K::stale_vip ? " stale-vip "
+                                      : " split-brain ") +
+          (al->kind == K::speaker ? (al->active ? "down" : "back") : (al->active ? "on" : "off")));
       alerts_.push_back(al->router + ": " + al->detail);
       continue;
     }

@@ -27,8 +27,9 @@ Scenario make(const std::function<void(RouterConfig&)>& tweak) {
   return Scenario({r1, router("r2", "ns2", "ha-r2", "169.254.0.1/24")});
 }
 
-void check(const std::vector<Row>& rows,
-           const std::function<void(RouterConfig&)>& tweak = [](RouterConfig&) {}) {
+void check(
+    const std::vector<Row>& rows,
+    const std::function<void(RouterConfig&)>& tweak = [](RouterConfig&) {}) {
   for (const auto& row : rows) {
     Scenario s = make(tweak);
     EXPECT_EQ(s.run(row.steps), row.out) << row.what << "\n  steps: " << row.steps;
@@ -94,13 +95,15 @@ TEST(Speaker, KeepalivedBackAfterAFault) {
 }
 
 TEST(Speaker, WithoutAVridNothingIsReadButStaleIsStillSeen) {
-  check({{"no vrid", "@0 boot vip age=5000; speaker up; @100 speaker down; @4100",
+  check({{"no vrid",
+          "@0 boot vip age=5000; speaker up; @100 speaker down; @4100",
           {"r1 unknown->primary", "r1 speaker down", "r1 stale-vip on"}}},
         [](RouterConfig& c) { c.vrrp.vrid = 0; });
 }
 
 TEST(Speaker, UntrackedIgnoresTheSpeaker) {
-  check({{"track_speaker = false", "@0 boot vip age=5000; speaker down; @100 advert; @5000",
+  check({{"track_speaker = false",
+          "@0 boot vip age=5000; speaker down; @100 advert; @5000",
           {"r1 unknown->primary"}}},
         [](RouterConfig& c) { c.track_speaker = false; });
 }
@@ -123,7 +126,8 @@ TEST(SplitBrain, APeerMasterForThreeIntervalsWhileThisHostIsPrimary) {
   check(
       {
           {"observe_vrrp reads adverts from the start",
-           "@0 boot", {"r1 unknown->backup", "r1 listen if=2"}},
+           "@0 boot",
+           {"r1 unknown->backup", "r1 listen if=2"}},
           {"adverts for 3 intervals, 2 of them while primary: split brain; they stop: over "
            "a minute later",
            "@0 boot vip age=5000; @1000 advert; @2000 advert; @3000 advert; @3999 advert; "

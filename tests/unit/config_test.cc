@@ -1302,8 +1302,8 @@ vrid = 52
   EXPECT_EQ(c.daemon.on_stale_vip, StaleVip::report);
   EXPECT_EQ(r.on_stale_vip, StaleVip::report);
   EXPECT_EQ(r.vrrp, (VrrpConfig{51, 3, Millis(500), 150}));
-  EXPECT_TRUE(r.observe_vrrp);    // [daemon]'s
-  EXPECT_TRUE(r.track_speaker);   // its own
+  EXPECT_TRUE(r.observe_vrrp);   // [daemon]'s
+  EXPECT_TRUE(r.track_speaker);  // its own
   EXPECT_EQ(r.speaker_pid_file, "/run/keepalived/vrrp.pid");
   // The signal VIP first (once), an address without a device on the interface.
   EXPECT_THAT(r.addresses, ElementsAre(HeldAddress{prefix("169.254.0.1/24"), "ha-edge1"},
@@ -1331,19 +1331,20 @@ vip = "169.254.0.1/24"
 }
 
 TEST(ConfigErrors, ObserveVrrpNeedsAVrid) {
-  EXPECT_THAT(errors_of(R"(
+  EXPECT_THAT(
+      errors_of(R"(
 [[router]]
 name = "edge1"
 interface = "ha-edge1"
 vip = "169.254.0.1/24"
 observe_vrrp = true
 )"),
-              ElementsAre(IsError(5, "router[1].observe_vrrp",
-                                  "observe_vrrp needs the router's vrid")));
+      ElementsAre(IsError(5, "router[1].observe_vrrp", "observe_vrrp needs the router's vrid")));
 }
 
 TEST(ConfigErrors, KeepalivedKeys) {
-  EXPECT_THAT(errors_of(R"(
+  EXPECT_THAT(
+      errors_of(R"(
 daemon.on_stale_vip = "remove"
 
 [[router]]
@@ -1357,15 +1358,14 @@ observe_vrrp = true
 addresses = ["10.0.0.1/24 on eth0"]
 speaker_pid_file = "vrrp.pid"
 )"),
-              ElementsAre(IsError(1, "daemon.on_stale_vip",
-                                  R"(expected "release" or "report", got "remove")"),
-                          IsError(7, "router[1].vrid", "expected an integer from 1 to 255, got 0"),
-                          IsError(8, "router[1].vrrp_version",
-                                  "expected an integer from 2 to 3, got 4"),
-                          IsError(9, "router[1].advert_interval_ms",
-                                  "VRRPv2 adverts are sent every whole second; got 1500 ms"),
-                          IsError(11, "router[1].addresses[1]", "ADDR/LEN dev IFNAME"),
-                          IsError(12, "router[1].speaker_pid_file", "an absolute path")));
+      ElementsAre(
+          IsError(1, "daemon.on_stale_vip", R"(expected "release" or "report", got "remove")"),
+          IsError(7, "router[1].vrid", "expected an integer from 1 to 255, got 0"),
+          IsError(8, "router[1].vrrp_version", "expected an integer from 2 to 3, got 4"),
+          IsError(9, "router[1].advert_interval_ms",
+                  "VRRPv2 adverts are sent every whole second; got 1500 ms"),
+          IsError(11, "router[1].addresses[1]", "ADDR/LEN dev IFNAME"),
+          IsError(12, "router[1].speaker_pid_file", "an absolute path")));
 }
 
 }  // namespace

@@ -34,10 +34,10 @@ IpPrefix prefix(const char* text) { return IpPrefix::parse(text).value(); }
 // One field per line, so a failed comparison shows which field differs.
 std::string dump(const NeutronHaRouter& r) {
   std::ostringstream s;
-  s << "ha_interface " << r.ha_interface << "\nsignal_vip " << r.signal_vip.to_string()
-    << "\nvrid " << r.vrid << "\ngateway_interface " << r.gateway_interface
-    << "\nipv6_default_route " << r.ipv6_default_route << "\npriority " << r.priority
-    << "\nversion " << r.version << "\nadvert_interval "
+  s << "ha_interface " << r.ha_interface << "\nsignal_vip " << r.signal_vip.to_string() << "\nvrid "
+    << r.vrid << "\ngateway_interface " << r.gateway_interface << "\nipv6_default_route "
+    << r.ipv6_default_route << "\npriority " << r.priority << "\nversion " << r.version
+    << "\nadvert_interval "
     << (r.advert_interval ? std::to_string(r.advert_interval->count()) : "-") << "\n";
   for (const auto& [address, dev] : r.excluded)
     s << "excluded " << address.to_string() << " dev " << dev << "\n";
@@ -66,8 +66,8 @@ NeutronHaRouter router(int vrid, std::string gateway, bool ipv6_default,
   r.gateway_interface = std::move(gateway);
   r.ipv6_default_route = ipv6_default;
   r.excluded = std::move(excluded);
-  r.priority = 50;                    // as Neutron writes every instance
-  r.advert_interval = Millis(2000);   // advert_int 2 (ha_vrrp_advert_int)
+  r.priority = 50;                   // as Neutron writes every instance
+  r.advert_interval = Millis(2000);  // advert_int 2 (ha_vrrp_advert_int)
   return r;
 }
 
