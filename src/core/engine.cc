@@ -65,6 +65,19 @@ TimePoint Engine::stale_from(const Watch& w) {
   return w.vip_since ? std::max(w.speaker_since, *w.vip_since) : w.speaker_since;
 }
 
+// A run of a peer's adverts ends after a gap this long: our master-down
+// interval, or four of the peer's own intervals if those are longer.
+Millis Engine::run_window(const RouterConfig& c, Millis peer_interval) {
+  return std::max(c.vrrp.master_down(), 4 * peer_interval);
+}
+
+void Engine::end_run(Watch& w) {
+  w.peer_first.reset();
+  w.peer_last.reset();
+  w.mismatch.clear();
+  w.adverts_while_primary = 0;
+}
+
 // How long split brain stays reported after the adverts that showed it.
 constexpr Millis kSplitHold{60000};
 
@@ -160,13 +173,8 @@ void Engine::watch_flags(Router& r, const NetnsView& view, TimePoint now,
                          std::vector<Action>& out) {
   Watch& w = r.watch;
   const RouterConfig& c = r.config;
-  Millis window = std::max(c.vrrp.master_down(), 3 * w.peer.interval + w.peer.interval);
-  if (w.peer_last && now >= *w.peer_last + window) {  // the peer went quiet
-    w.peer_first.reset();
-    w.peer_last.reset();
-    w.mismatch.clear();
-    w.adverts_while_primary = 0;
-  }
+  Millis window = run_window(c, w.peer.interval);
+  if (w.peer_last && now >= *w.peer_last + window) end_run(w);  // the peer went quiet
   Role role = r.machine.role();
   bool down = w.speaker == SpeakerState::down;
   auto flag = [&](bool& current, bool want, RouterAlert::Kind kind, std::string& detail,
@@ -231,7 +239,7 @@ std::optional<TimePoint> Engine::watch_deadline(const Router& r) {
   auto consider = [&](TimePoint t) {
     if (!best || t < *best) best = t;
   };
-  Millis window = std::max(c.vrrp.master_down(), 3 * w.peer.interval + w.peer.interval);
+  Millis window = run_window(c, w.peer.interval);
   if (w.peer_last) consider(*w.peer_last + window);
   if (w.speaker == SpeakerState::down && w.holds_vip && !w.stale && r.machine.role() != Role::fault)
     consider(stale_from(w) + window);
@@ -290,12 +298,9 @@ void Engine::on(const AdvertEvent& e, TimePoint now, std::vector<Action>& out) {
       continue;
     Watch& w = r.watch;
     if (e.advert.priority == 0) {  // the master gives up: its run ends
-      w.peer_first.reset();
-      w.peer_last.reset();
-      w.mismatch.clear();
-      w.adverts_while_primary = 0;
+      end_run(w);
     } else {
-      Millis window = std::max(c.vrrp.master_down(), 4 * e.advert.interval);
+      Millis window = run_window(c, e.advert.interval);
       if (!w.peer_last || now >= *w.peer_last + window) {
         w.peer_first = now;
         w.adverts_while_primary = 0;

@@ -118,6 +118,8 @@ class Engine {
   void watch_flags(Router& r, const NetnsView& view, TimePoint now, std::vector<Action>& out);
   static std::optional<TimePoint> watch_deadline(const Router& r);
   static TimePoint stale_from(const Watch& w);
+  static Millis run_window(const RouterConfig& c, Millis peer_interval);
+  static void end_run(Watch& w);
   void index();
 
   std::vector<Router> routers_;
