@@ -43,7 +43,8 @@ struct Schema {
   std::span<const std::string_view> known;
 };
 
-constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "router"};
+constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "keepalived", "router"};
+constexpr std::string_view kKeepalivedKeys[] = {"config", "namespace", "track_dir"};
 constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
 constexpr std::string_view kDaemonKeys[] = {
     "state_dir",    "hold_down_ms", "netns_dir",      "netlink_receive_buffer", "state_sync",
@@ -69,6 +70,7 @@ constexpr std::string_view kHookKeys[] = {"command", "timeout_ms"};
 
 constexpr Schema kTopSchema{kTopKeys};
 constexpr Schema kNeutronSchema{kNeutronKeys};
+constexpr Schema kKeepalivedSchema{kKeepalivedKeys};
 constexpr Schema kDaemonSchema{kDaemonKeys};
 constexpr Schema kRouterSchema{kRouterKeys};
 constexpr Schema kSysctlSchema{kSysctlKeys};
@@ -577,6 +579,34 @@ std::optional<NeutronConfig> parse_neutron(TableReader& top) {
   return n;
 }
 
+KeepalivedConfig parse_keepalived_table(TableReader& r) {
+  r.reject_unknown(kKeepalivedSchema);
+  KeepalivedConfig k;
+  if (auto v = r.absolute_path("config")) k.config = *v;
+  auto netns_ok = [](std::string_view s) { return s.empty() || valid_netns_name(s); };
+  k.netns = r.checked("namespace", netns_ok, kNetnsRule).value_or("");
+  if (auto v = r.absolute_path("track_dir")) k.track_dir = *v;
+  return k;
+}
+
+// [keepalived] (one keepalived) or [[keepalived]] (one per namespace).
+std::vector<KeepalivedConfig> parse_keepalived(TableReader& top, Errors& errors) {
+  const toml::node* n = top.table().get("keepalived");
+  if (!n) return {};
+  if (n->is_table()) {
+    auto r = top.sub("keepalived");
+    return {parse_keepalived_table(*r)};
+  }
+  auto all = top.tables("keepalived", "[[keepalived]]", parse_keepalived_table);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (all[i].config == all[j].config)
+        errors.add(*n, "keepalived[" + std::to_string(i) + "].config",
+                   "keepalived[" + std::to_string(j) + "] reads " + all[i].config +
+                       " already");
+  return all;
+}
+
 std::string sysctl_key(TableReader& r) {
   if (!r.require("key")) return {};
   auto key = r.string("key");
@@ -712,10 +742,28 @@ HookConfig parse_hook(TableReader& r) {
   return h;
 }
 
-// What identifies the router and its signal VIP.
-void parse_signal(TableReader& r, RouterConfig& c, Millis default_hold_down) {
+// The keys a [[router]] that attaches to a vrrp_instance may not give: they
+// come from keepalived.conf.
+constexpr std::string_view kFromKeepalived[] = {
+    "namespace", "vrid", "vrrp_version", "advert_interval_ms", "priority", "addresses"};
+
+// What identifies the router and its signal VIP. With [keepalived], a router
+// without an interface attaches to the vrrp_instance of its name.
+void parse_signal(TableReader& r, RouterConfig& c, Millis default_hold_down, bool attached) {
   if (r.require("name"))
     c.name = r.checked("name", valid_router_name, kRouterNameRule).value_or("");
+  c.hold_down = r.millis("hold_down_ms", 0, kMaxHoldDownMs).value_or(default_hold_down);
+  if (attached) {
+    for (auto key : kFromKeepalived)
+      if (r.has(key))
+        r.bad(key, std::string(key) +
+                       " comes from keepalived.conf for a router that attaches to a "
+                       "vrrp_instance (one without an interface); give an interface and a vip "
+                       "to describe the router here instead");
+    // The signal VIP, chosen among the instance's virtual_ipaddress.
+    c.vip = r.converted("vip", IpPrefix::parse, kVipRule).value_or(IpPrefix{});
+    return;
+  }
   // Empty means the host namespace, the same as leaving the key out.
   auto netns_ok = [](std::string_view s) { return s.empty() || valid_netns_name(s); };
   c.netns = r.checked("namespace", netns_ok, kNetnsRule).value_or("");
@@ -723,7 +771,6 @@ void parse_signal(TableReader& r, RouterConfig& c, Millis default_hold_down) {
     c.interface = r.checked("interface", valid_interface_name, kInterfaceRule).value_or("");
   if (r.require("vip"))
     c.vip = r.converted("vip", IpPrefix::parse, kVipRule).value_or(IpPrefix{});
-  c.hold_down = r.millis("hold_down_ms", 0, kMaxHoldDownMs).value_or(default_hold_down);
 }
 
 // What the router does on a change of role.
@@ -756,7 +803,7 @@ constexpr std::string_view kHeldAddressRule =
     "\"ADDR/LEN\" or \"ADDR/LEN dev IFNAME\" (keepalived's virtual_ipaddress)";
 
 // The router's VRRP instance, as keepalived.conf has it, and how it is watched.
-void parse_vrrp(TableReader& r, RouterConfig& c) {
+void parse_vrrp(TableReader& r, RouterConfig& c, bool attached) {
   c.vrrp.vrid = static_cast<int>(r.integer("vrid", 1, 255).value_or(0));
   c.vrrp.version = static_cast<int>(r.integer("vrrp_version", 2, 3).value_or(2));
   // VRRPv3 counts in centiseconds up to 4095; v2 in whole seconds up to 255.
@@ -765,7 +812,7 @@ void parse_vrrp(TableReader& r, RouterConfig& c) {
     r.bad("advert_interval_ms", "VRRPv2 adverts are sent every whole second; got " +
                                     std::to_string(c.vrrp.advert_interval->count()) + " ms");
   c.vrrp.priority = static_cast<int>(r.integer("priority", 1, 255).value_or(0));
-  if (r.has("observe_vrrp") && !r.has("vrid"))
+  if (r.has("observe_vrrp") && !r.has("vrid") && !attached)
     r.bad("observe_vrrp", "observe_vrrp needs the router's vrid (whose adverts to watch)");
   c.speaker_pid_file = r.absolute_path("speaker_pid_file").value_or("");
   if (auto list = r.list("addresses", parse_held_address, kHeldAddressRule))
@@ -779,28 +826,31 @@ struct ParsedRouter {
   std::string path;            // "router[2]"
   const toml::table* table;    // for the lines of its keys
   bool complete = false;       // no errors: takes part in the duplicate-VIP check
+  bool attached = false;       // names a vrrp_instance of keepalived.conf (no interface)
 };
 
 int line_of_key(const ParsedRouter& r, std::string_view key) {
   return line_of(r.table->get(key)->source());
 }
 
-ParsedRouter parse_router(TableReader& r, Millis default_hold_down) {
+ParsedRouter parse_router(TableReader& r, Millis default_hold_down, bool keepalived) {
   std::size_t errors_before = r.error_count();
   ParsedRouter p{{}, {}, {}, r.path(), &r.table()};
+  p.attached = keepalived && !r.has("interface");
   r.reject_unknown(kRouterSchema);
-  parse_signal(r, p.config, default_hold_down);
+  parse_signal(r, p.config, default_hold_down, p.attached);
   parse_effects(r, p.config);
-  parse_vrrp(r, p.config);
+  parse_vrrp(r, p.config, p.attached);
   p.observe_vrrp = r.boolean("observe_vrrp");
   p.track_speaker = r.boolean("track_speaker");
   p.complete = r.error_count() == errors_before;
   return p;
 }
 
-std::vector<ParsedRouter> parse_routers(TableReader& top, Millis default_hold_down) {
+std::vector<ParsedRouter> parse_routers(TableReader& top, Millis default_hold_down,
+                                        bool keepalived) {
   return top.tables("router", "[[router]]", [&](TableReader& r) {
-    return parse_router(r, default_hold_down);
+    return parse_router(r, default_hold_down, keepalived);
   });
 }
 
@@ -827,10 +877,10 @@ void check_unique_vips(Errors& errors, const std::vector<ParsedRouter>& routers)
   };
   for (std::size_t i = 0; i < routers.size(); ++i) {
     const auto& r = routers[i];
-    if (!r.complete) continue;
+    if (!r.complete || r.attached) continue;
     for (std::size_t j = 0; j < i; ++j) {
       const auto& first = routers[j];
-      if (!first.complete || !same_signal(first.config, r.config)) continue;
+      if (!first.complete || first.attached || !same_signal(first.config, r.config)) continue;
       errors.add(line_of_key(r, "vip"), r.path + ".vip",
                  "router " + quoted(r.config.name) +
                      " has the same namespace, interface and vip as router " +
@@ -874,7 +924,8 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   config.path = file;
   config.daemon = parse_daemon(top);
   config.neutron = parse_neutron(top);
-  auto routers = parse_routers(top, config.daemon.hold_down);
+  config.keepalived = parse_keepalived(top, errors);
+  auto routers = parse_routers(top, config.daemon.hold_down, !config.keepalived.empty());
   check_unique_names(errors, routers);
   check_unique_vips(errors, routers);
   if (errors.count() > 0) return tl::unexpected(std::move(errors).sorted());
@@ -886,6 +937,12 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
     // Without a VRID no advert can be matched to the router.
     c.observe_vrrp = c.vrrp.vrid != 0 && r.observe_vrrp.value_or(config.daemon.observe_vrrp);
     c.track_speaker = r.track_speaker.value_or(config.daemon.track_speaker);
+    if (r.attached) {
+      // keepalived_routers() completes it with its vrrp_instance.
+      c.observe_vrrp = r.observe_vrrp.value_or(config.daemon.observe_vrrp);
+      config.attached.push_back(std::move(c));
+      continue;
+    }
     resolve_addresses(c);
     config.routers.push_back(std::move(c));
   }

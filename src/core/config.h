@@ -153,6 +153,12 @@ struct RouterConfig {
   // addresses keepalived holds for the router.
   std::vector<HeldAddress> addresses;
 
+  // Routers from keepalived.conf ([keepalived] config): where the
+  // vrrp_instance is ("FILE:LINE"), its vrrp_sync_group and unicast peers.
+  std::string source;
+  std::string sync_group;
+  std::vector<IpPrefix> unicast_peers;
+
   bool operator==(const RouterConfig&) const = default;
   // "in qrouter-x" or "in the host namespace": for log lines.
   std::string where() const;
@@ -168,11 +174,29 @@ struct NeutronConfig {
   bool operator==(const NeutronConfig&) const = default;
 };
 
+// Routers from a keepalived.conf: every vrrp_instance is one. A host runs
+// one keepalived, or one per namespace ([[keepalived]], one table each).
+struct KeepalivedConfig {
+  std::string config = "/etc/keepalived/keepalived.conf";
+  // The namespace keepalived runs in (`ip netns exec NAME keepalived`); empty:
+  // global_defs' net_namespace, else havipd's own.
+  std::string netns;
+  // A vrrp_track_file whose file is in this directory, followed by an
+  // instance, is the router's track_file (havipd writes it).
+  std::string track_dir = "/var/lib/havip/track";
+  bool operator==(const KeepalivedConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it was read from
   DaemonConfig daemon;
   std::optional<NeutronConfig> neutron;
+  std::vector<KeepalivedConfig> keepalived;  // [keepalived] or [[keepalived]]
   std::vector<RouterConfig> routers;
+  // [[router]] tables with a name and no interface, given [keepalived]: the
+  // effects of the vrrp_instance of that name (resolved like a router, with
+  // an empty interface, and a vip only when one was chosen).
+  std::vector<RouterConfig> attached;
 };
 
 }  // namespace havip
