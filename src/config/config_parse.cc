@@ -602,8 +602,7 @@ std::vector<KeepalivedConfig> parse_keepalived(TableReader& top, Errors& errors)
     for (std::size_t j = 0; j < i; ++j)
       if (all[i].config == all[j].config)
         errors.add(*n, "keepalived[" + std::to_string(i) + "].config",
-                   "keepalived[" + std::to_string(j) + "] reads " + all[i].config +
-                       " already");
+                   "keepalived[" + std::to_string(j) + "] reads " + all[i].config + " already");
   return all;
 }
 
@@ -744,8 +743,8 @@ HookConfig parse_hook(TableReader& r) {
 
 // The keys a [[router]] that attaches to a vrrp_instance may not give: they
 // come from keepalived.conf.
-constexpr std::string_view kFromKeepalived[] = {
-    "namespace", "vrid", "vrrp_version", "advert_interval_ms", "priority", "addresses"};
+constexpr std::string_view kFromKeepalived[] = {"namespace",          "vrid",     "vrrp_version",
+                                                "advert_interval_ms", "priority", "addresses"};
 
 // What identifies the router and its signal VIP. With [keepalived], a router
 // without an interface attaches to the vrrp_instance of its name.
@@ -769,8 +768,7 @@ void parse_signal(TableReader& r, RouterConfig& c, Millis default_hold_down, boo
   c.netns = r.checked("namespace", netns_ok, kNetnsRule).value_or("");
   if (r.require("interface"))
     c.interface = r.checked("interface", valid_interface_name, kInterfaceRule).value_or("");
-  if (r.require("vip"))
-    c.vip = r.converted("vip", IpPrefix::parse, kVipRule).value_or(IpPrefix{});
+  if (r.require("vip")) c.vip = r.converted("vip", IpPrefix::parse, kVipRule).value_or(IpPrefix{});
 }
 
 // What the router does on a change of role.
@@ -849,9 +847,8 @@ ParsedRouter parse_router(TableReader& r, Millis default_hold_down, bool keepali
 
 std::vector<ParsedRouter> parse_routers(TableReader& top, Millis default_hold_down,
                                         bool keepalived) {
-  return top.tables("router", "[[router]]", [&](TableReader& r) {
-    return parse_router(r, default_hold_down, keepalived);
-  });
+  return top.tables("router", "[[router]]",
+                    [&](TableReader& r) { return parse_router(r, default_hold_down, keepalived); });
 }
 
 // Names are the handle for state directories and havipctl, so they must be unique.

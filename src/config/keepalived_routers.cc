@@ -124,7 +124,8 @@ tl::expected<KeepalivedRouters, std::vector<std::string>> keepalived_routers(
     if (!instances.contains(a.name))
       errors.push_back("router " + a.name + " in " + config.path +
                        " has no interface, so it attaches to the vrrp_instance of that name, "
-                       "but " + files + " has none");
+                       "but " +
+                       files + " has none");
   for (std::size_t n = 0; n < confs.size() && n < config.keepalived.size(); ++n)
     add_routers(config, config.keepalived[n], confs[n], attached, explicit_routers, out, errors);
   if (!errors.empty()) return tl::unexpected(std::move(errors));

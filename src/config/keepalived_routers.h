@@ -6,9 +6,8 @@
 #pragma once
 
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "config/keepalived_conf.h"
 #include "core/config.h"

@@ -59,8 +59,8 @@ keepalived::Conf conf_of(std::vector<keepalived::Instance> instances) {
   return c;
 }
 
-tl::expected<KeepalivedRouters, std::vector<std::string>> routers_of(
-    const Config& config, const keepalived::Conf& conf) {
+tl::expected<KeepalivedRouters, std::vector<std::string>> routers_of(const Config& config,
+                                                                     const keepalived::Conf& conf) {
   return keepalived_routers(config, std::vector<keepalived::Conf>{conf});
 }
 
@@ -148,7 +148,8 @@ TEST(KeepalivedSection, WithoutKeepalivedTheInterfaceIsRequired) {
 
 TEST(KeepalivedRouters, EveryInstanceIsARouter) {
   auto config = config_of("[keepalived]\n[daemon]\nstate_dir = \"/s\"\nhold_down_ms = 300\n");
-  auto i1 = instance("VI_1", "eth0", 51, {{prefix("192.0.2.1/24"), ""}, {prefix("192.0.2.2/32"), "eth1"}});
+  auto i1 = instance("VI_1", "eth0", 51,
+                     {{prefix("192.0.2.1/24"), ""}, {prefix("192.0.2.2/32"), "eth1"}});
   i1.priority = 150;
   i1.advert_interval = Millis(1000);
   i1.excluded = {{prefix("fd00::1/64"), ""}};
