@@ -30,6 +30,7 @@ namespace havip::keepalived {
 struct Address {
   IpPrefix prefix;  // an address without /LEN is a host address (/32, /128)
   std::string dev;  // as written; empty: on the instance's interface
+  int line = 0;     // where it is written (in the file its instance starts in), for messages
   bool operator==(const Address&) const = default;
 };
 
@@ -38,7 +39,9 @@ struct Route {
   std::optional<IpPrefix> destination;  // nullopt: `default`/`any`/`all` of the nexthop's family
   bool ipv6_default = false;            // an IPv6 default route (::/0, default6, default via v6)
   std::optional<IpPrefix> via;          // the nexthop (as a host prefix)
-  std::string dev;                      // `dev`/`oif`; empty when absent
+  std::string dev;                      // the first `dev`/`oif`; empty when absent
+  // Every `dev`/`oif` in order: a multipath route (`nexthop via … dev …`) names one per hop.
+  std::vector<std::string> devs;
   bool operator==(const Route&) const = default;
 };
 
@@ -59,13 +62,14 @@ struct Instance {
   bool nopreempt = false;
   bool ipv6 = false;  // the instance speaks VRRP over IPv6 (its VIPs' family, or native_ipv6)
   std::vector<Address> vips;      // virtual_ipaddress, in file order
+  int vips_line = 0;              // the first `virtual_ipaddress` block's line; 0: none
   std::vector<Address> excluded;  // virtual_ipaddress_excluded, in file order
   std::vector<Route> routes;      // virtual_routes
   std::vector<IpPrefix> unicast_peers;  // unicast_peer { … } (host prefixes)
   std::optional<IpPrefix> unicast_src_ip;
   std::string sync_group;  // the vrrp_sync_group that lists it; empty: none
-  // track_file { NAME [weight W] … }: the vrrp_track_file blocks it follows
-  // (by name) and the weight given here, if any.
+  // track_file { NAME [weight W [reverse]] … }: the vrrp_track_file blocks it
+  // follows (by name, each defined) and the weight given here, if any.
   std::vector<std::pair<std::string, std::optional<int>>> track_files;
 
   // The interface the VIPs appear on: the VMAC interface with use_vmac.
@@ -79,7 +83,8 @@ struct Instance {
 struct TrackFile {
   std::string name;
   std::string path;
-  int weight = 1;  // keepalived's default
+  int weight = 1;        // keepalived's default; -254..254
+  bool reverse = false;  // `weight W reverse`: the adjustment goes the other way
   bool operator==(const TrackFile&) const = default;
 };
 
@@ -98,13 +103,20 @@ struct Conf {
 struct Io {
   // The text of an included file, or why it cannot be read.
   std::function<tl::expected<std::string, std::string>(const std::string& path)> read;
-  // The files a glob pattern matches, sorted (none is fine: keepalived skips it).
+  // The files a glob pattern matches, sorted (none is fine: keepalived skips
+  // it), without what keepalived skips itself (directories, executables).
   std::function<std::vector<std::string>(const std::string& pattern)> glob;
 };
 
-// Reads `text`, the content of `file`; `include` paths relative to nothing
-// are taken as keepalived takes them (relative to the including file's
-// directory). Errors are "FILE:LINE: message".
+// Reads `text`, the content of `file`. A relative `include` pattern is taken
+// as keepalived takes it: keepalived changes into the directory of each file
+// it opens (when its name has a '/'), so the pattern is relative to the
+// including file's directory (to the working directory when that file's name
+// has no '/': give `file` as an absolute path). Errors are "FILE:LINE:
+// message", FILE being the file (included or not) where the problem is.
+//
+// Bounds: 1 MiB per file, 16 MiB in all, words of 1024 bytes, blocks nested
+// 16 deep, includes nested 8 deep, 1000 files.
 tl::expected<Conf, std::string> parse(std::string_view text, const std::string& file,
                                       const Io& io);
 

@@ -132,17 +132,39 @@ tl::expected<UniqueFd, ReadRefusal> UntrustedTree::open_dir(const std::string& r
   return open_beneath(rel, O_RDONLY | O_DIRECTORY);
 }
 
-tl::expected<std::string, ReadRefusal> UntrustedTree::read(const std::string& rel,
-                                                           std::size_t cap) const {
-  auto fd = open_beneath(rel, O_RDONLY);
-  if (!fd) return tl::unexpected(fd.error());
+namespace {
+
+// A regular file (checked on the descriptor), at most `cap` bytes.
+tl::expected<std::string, ReadRefusal> read_regular(int fd, std::size_t cap) {
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return tl::unexpected(refused(std::strerror(errno)));
+  if (::fstat(fd, &st) != 0) return tl::unexpected(refused(std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return tl::unexpected(refused(not_regular(st.st_mode)));
   if (static_cast<std::uint64_t>(st.st_size) > cap)
     return tl::unexpected(
         refused(fmt::format("is larger than {} ({} bytes)", byte_size(cap), st.st_size)));
-  return read_capped(fd->get(), cap);
+  return read_capped(fd, cap);
+}
+
+}  // namespace
+
+tl::expected<std::string, ReadRefusal> UntrustedTree::read(const std::string& rel,
+                                                           std::size_t cap) const {
+  auto fd = open_beneath(rel, O_RDONLY);
+  if (!fd) return tl::unexpected(fd.error());
+  return read_regular(fd->get(), cap);
+}
+
+tl::expected<std::string, ReadRefusal> read_file_nonblocking(const std::string& path,
+                                                             std::size_t cap) {
+  int raw;
+  do raw = ::open(path.c_str(), O_RDONLY | kOpenFlags);
+  while (raw < 0 && errno == EINTR);
+  UniqueFd fd(raw);
+  if (!fd) {
+    bool missing = errno == ENOENT || errno == ENOTDIR;
+    return tl::unexpected(ReadRefusal{missing, open_error(errno, path)});
+  }
+  return read_regular(fd.get(), cap);
 }
 
 std::string byte_size(std::size_t n) {

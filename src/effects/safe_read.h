@@ -55,6 +55,13 @@ class UntrustedTree {
   std::string path_;
 };
 
+// Reads the file at `path` as the program it configures reads it, symlinks
+// followed (keepalived's own configuration: its includes may lead anywhere),
+// but without blocking: opened O_NONBLOCK|O_NOCTTY, a regular file (checked
+// on the open descriptor), at most `cap` bytes, also while it is read.
+tl::expected<std::string, ReadRefusal> read_file_nonblocking(const std::string& path,
+                                                             std::size_t cap);
+
 // "1 MiB", "512 KiB", "100 bytes": a cap or size as a log line says it.
 std::string byte_size(std::size_t n);
 

@@ -39,9 +39,11 @@ struct NeutronHaRouter {
   bool operator==(const NeutronHaRouter&) const = default;
 };
 
-// Parses the file's text. Pure: no I/O, bounded work and memory (the input is
+// Parses the file's text with the general reader (config/keepalived_conf.h).
+// Pure: no I/O, bounded work and memory (the input is
 // capped at 1 MiB, words at 1024 bytes, block nesting at 16), so it may be fed
-// anything. Unknown statements and blocks are skipped; what havip relies on
+// anything. Unknown statements and blocks are skipped (an `include` is
+// refused: Neutron never writes one); what havip relies on
 // must be there and well formed. Errors name the line, e.g.
 // "keepalived.conf:12: malformed address '10.0.0.300/24' in virtual_ipaddress".
 tl::expected<NeutronHaRouter, std::string> parse_neutron_keepalived_conf(std::string_view text);

@@ -218,8 +218,9 @@ TEST(KeepalivedConfErrors, NoInstance) {
 }
 
 TEST(KeepalivedConfErrors, TwoInstances) {
-  EXPECT_EQ(error_of(instance("") + "vrrp_instance VR_2 {\n}\n"),
-            "keepalived.conf:9: expected one vrrp_instance (Neutron writes one per router)");
+  EXPECT_EQ(
+      error_of(instance("") + "vrrp_instance VR_2 {\n interface ha-2\n virtual_router_id 2\n}\n"),
+      "keepalived.conf:9: expected one vrrp_instance (Neutron writes one per router)");
 }
 
 TEST(KeepalivedConfErrors, InstanceWithoutBlock) {
@@ -230,7 +231,7 @@ TEST(KeepalivedConfErrors, InstanceWithoutBlock) {
 TEST(KeepalivedConfErrors, NoInterface) {
   EXPECT_EQ(error_of("global_defs {\n}\nvrrp_instance VR_1 {\n virtual_router_id 1\n"
                      " virtual_ipaddress {\n  169.254.0.1/24\n }\n}\n"),
-            "keepalived.conf:3: vrrp_instance has no interface");
+            "keepalived.conf:3: vrrp_instance VR_1 has no interface");
   EXPECT_EQ(error_of("vrrp_instance VR_1 {\n interface\n}\n"),
             "keepalived.conf:2: interface needs a device name");
 }
@@ -238,7 +239,7 @@ TEST(KeepalivedConfErrors, NoInterface) {
 TEST(KeepalivedConfErrors, VirtualRouterId) {
   EXPECT_EQ(error_of("vrrp_instance VR_1 {\n interface ha-1\n virtual_ipaddress {\n"
                      "  169.254.0.1/24\n }\n}\n"),
-            "keepalived.conf:1: vrrp_instance has no virtual_router_id");
+            "keepalived.conf:1: vrrp_instance VR_1 has no virtual_router_id");
   for (const char* bad : {"0", "256", "-1", "7x", "", "99999999999"}) {
     std::string text = std::string("vrrp_instance V {\n virtual_router_id \"") + bad + "\"\n}\n";
     EXPECT_EQ(error_of(text), std::string("keepalived.conf:2: virtual_router_id must be "
@@ -404,13 +405,20 @@ TEST(KeepalivedConfTolerant, UnknownStatementsAndBlocks) {
       "global_defs {\n notification_email {\n  a@b\n }\n vrrp_instance X {\n }\n}\n"
       "vrrp_script s {\n script \"/bin/sh -c '{ exit 0; }' # not a comment\"\n}\n"
       "virtual_server 10.0.0.1 80 { real_server 10.0.0.2 80 { TCP_CHECK { } } }\n"
-      "include /etc/keepalived/other.conf\n"
       "{ anonymous }\n" +
       instance("    track_script {\n        s\n    }\n    unicast_peer {\n 1.2.3.4\n }\n"
                "    some_future_keyword with words\n    interface_extra { interface qg-x }\n"));
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->ha_interface, "ha-1");
   EXPECT_EQ(r->gateway_interface, "");
+}
+
+// Neutron never writes an include: one in its file is refused, not skipped
+// (the general reader would follow it; Neutron mode reads one file).
+TEST(KeepalivedConfErrors, IncludeRefused) {
+  EXPECT_EQ(error_of("include /etc/keepalived/other.conf\n" + instance("")),
+            "keepalived.conf:1: cannot read included file '/etc/keepalived/other.conf': "
+            "Neutron's keepalived.conf has no includes");
 }
 
 TEST(KeepalivedConfTolerant, StatementsInAnyOrder) {
