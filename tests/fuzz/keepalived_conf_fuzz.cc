@@ -3,7 +3,8 @@
 // error names a line, and an accepted file yields a usable router.
 //
 //   clang++ -std=c++20 -fsanitize=fuzzer,address,undefined -Isrc -I. \
-//     src/core/types.cc src/neutron/keepalived_conf.cc tests/fuzz/keepalived_conf_fuzz.cc \
+//     src/core/types.cc src/config/keepalived_conf.cc src/neutron/keepalived_conf.cc \
+//     tests/fuzz/keepalived_conf_fuzz.cc \
 //     -o kfuzz && ./kfuzz tests/fuzz/corpus/keepalived_conf/
 #include <cstddef>
 #include <cstdint>
