@@ -48,7 +48,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check) {
-    std::printf("%s: ok, %zu routers\n", config_path.c_str(), config->routers.size());
+    if (config->keepalived.empty()) {
+      std::printf("%s: ok, %zu routers\n", config_path.c_str(), config->routers.size());
+      return 0;
+    }
+    auto discovered = havip::read_keepalived_routers(*config);
+    if (!discovered) {
+      for (const auto& e : discovered.error()) std::fprintf(stderr, "%s\n", e.c_str());
+      std::fprintf(stderr, "keepalived.conf: %zu error(s)\n", discovered.error().size());
+      return 1;
+    }
+    for (const auto& s : discovered->routers.skipped) std::fprintf(stderr, "%s\n", s.c_str());
+    std::printf("%s: ok, %zu routers, %zu of them from %s (%zu vrrp_instance(s))\n",
+                config_path.c_str(), config->routers.size() + discovered->routers.routers.size(),
+                discovered->routers.routers.size(), discovered->files().c_str(),
+                discovered->instances());
     return 0;
   }
   raise_fd_limit();

@@ -65,6 +65,25 @@ Privileges read_privileges() {
 
 void notify_manager(const std::string& state) { sd_notify(0, state.c_str()); }
 
+// `c` with the routers read from keepalived.conf: what the privilege check
+// must see (their namespaces, their radvd).
+Config served(const Config& c, const std::optional<KeepalivedRead>& discovered) {
+  Config all = c;
+  if (discovered)
+    all.routers.insert(all.routers.end(), discovered->routers.routers.begin(),
+                       discovered->routers.routers.end());
+  return all;
+}
+
+// keepalived.conf's routers for `c`, or the errors logged.
+tl::expected<std::optional<KeepalivedRead>, std::vector<std::string>> read_discovered(
+    const Config& c) {
+  if (c.keepalived.empty()) return std::nullopt;
+  auto read = read_keepalived_routers(c);
+  if (!read) return tl::unexpected(std::move(read.error()));
+  return std::optional<KeepalivedRead>(std::move(*read));
+}
+
 // A namespace watched over netlink, as Namespaces sees it.
 struct Watched final : Namespaces::Monitor {
   template <class... Args>
@@ -133,8 +152,14 @@ bool Daemon::setup() {
       return false;
     }
   }
+  auto discovered = read_discovered(config_);
+  if (!discovered) {
+    for (const auto& e : discovered.error()) spdlog::error("{}", e);
+    spdlog::error("keepalived.conf cannot be used ([keepalived] in {}); exiting", config_.path);
+    return false;
+  }
   privileges_ = read_privileges();
-  auto check = check_privileges(privileges_, config_);
+  auto check = check_privileges(privileges_, served(config_, *discovered));
   for (const auto& w : check.warnings) spdlog::warn("{}", w);
   for (const auto& f : check.fatal) spdlog::error("{}; exiting", f);
   if (!check.fatal.empty()) return false;
@@ -205,6 +230,7 @@ bool Daemon::setup() {
   spdlog::info("havipd starting: {} routers, state in {}{}", config_.routers.size(),
                config_.daemon.state_dir, options_.dry_run ? ", dry run" : "");
   start_neutron();
+  start_keepalived(std::move(*discovered));
   apply_routers();
   flush();  // with nothing to watch, this is already READY
   return true;
@@ -315,8 +341,22 @@ void Daemon::start_neutron() {
   neutron_->start();
 }
 
+void Daemon::start_keepalived(std::optional<KeepalivedRead> read) {
+  if (!read) {
+    keepalived_.reset();
+    return;
+  }
+  if (!keepalived_)
+    keepalived_ = std::make_unique<KeepalivedWatch>(loop_, [this] { apply_routers(); });
+  spdlog::info("{}: {} router(s) from {} vrrp_instance(s)", read->files(),
+               read->routers.routers.size(), read->instances());
+  keepalived_->use(config_, std::move(*read));
+}
+
 std::vector<RouterConfig> Daemon::all_routers() {
   auto all = config_.routers;
+  if (keepalived_)
+    all.insert(all.end(), keepalived_->routers().begin(), keepalived_->routers().end());
   if (!neutron_) return all;
   std::set<std::string> names;
   for (const auto& r : all) names.insert(r.name);
@@ -442,7 +482,7 @@ void Daemon::apply(const RouterAlert& a) { observers_.alert(a); }
 void Daemon::stop() {
   // Services get their stop timeout (then SIGKILL); one more second to reap.
   Millis grace(1000);
-  for (const auto& r : config_.routers)
+  for (const auto& r : all_routers())
     for (const auto& svc : r.services) grace = std::max(grace, svc.stop_timeout + Millis(1000));
   readiness_.stopping();
   auto now = Clock::now();
@@ -497,7 +537,15 @@ nlohmann::ordered_json Daemon::reload() {
                                        config_.path, next.error().size()),
                            std::move(errors));
   }
-  if (auto refused = cannot_serve(*next))
+  auto discovered = read_discovered(*next);
+  if (!discovered) {
+    for (const auto& e : discovered.error()) spdlog::error("{}", e);
+    return reload_rejected(
+        "reload rejected: keepalived.conf cannot be used; the running "
+        "configuration stays",
+        std::move(discovered.error()));
+  }
+  if (auto refused = cannot_serve(*next, *discovered))
     return reload_rejected(
         fmt::format("reload rejected: {}; the running configuration stays", *refused));
   bool dir_changed = next->daemon.netns_dir != config_.daemon.netns_dir;
@@ -506,7 +554,7 @@ nlohmann::ordered_json Daemon::reload() {
   bool control_changed = next->daemon.control_socket != config_.daemon.control_socket ||
                          next->daemon.control_socket_group != config_.daemon.control_socket_group;
   if (files_changed) state_writer_->replace(make_state_files(next->daemon, options_.dry_run));
-  std::size_t before = config_.routers.size();
+  std::size_t before = engine_.status().size();
   config_ = std::move(*next);
   textfile_->set_path(options_.dry_run ? "" : config_.daemon.metrics_textfile);
   if (dir_changed) {
@@ -517,20 +565,22 @@ nlohmann::ordered_json Daemon::reload() {
   // moving the socket only changes where the next client connects.
   relisten_ = control_changed;
   start_neutron();
+  start_keepalived(std::move(*discovered));
   apply_routers();
   // The new directory must hold every known role now, not at the next change.
   if (files_changed) pipeline_->rewrite_state_files();
   std::size_t routers = engine_.status().size();
   log::structured(spdlog::level::info, {{"HAVIP_RELOAD", "applied"}},
-                  fmt::format("configuration reloaded from {}: {} routers (was {})",
-                              config_.path, config_.routers.size(), before),
+                  fmt::format("configuration reloaded from {}: {} routers (was {})", config_.path,
+                              routers, before),
                   log::Kind::reload);
   readiness_.reloaded();
   return {{"ok", true}, {"routers", routers}};
 }
 
-std::optional<std::string> Daemon::cannot_serve(const Config& next) {
-  if (auto check = check_privileges(privileges_, next); !check.fatal.empty())
+std::optional<std::string> Daemon::cannot_serve(const Config& next,
+                                                const std::optional<KeepalivedRead>& discovered) {
+  if (auto check = check_privileges(privileges_, served(next, discovered)); !check.fatal.empty())
     return check.fatal.front();
   if (options_.dry_run) return std::nullopt;
   // Taken now: the new directories are this havipd's before anything is written there.

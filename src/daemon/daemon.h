@@ -6,6 +6,7 @@
 //   Namespaces       which namespaces are watched, their retries and losses
 //   Pipeline         the one place a role change is applied (effects/pipeline.h)
 //   Readiness        READY/STATUS/RELOADING/STOPPING for the service manager
+//   KeepalivedWatch  the routers of keepalived.conf, followed live
 //   Speakers         the keepalived process behind each router, by pidfd
 //   VrrpReaders      the VRRP adverts of other hosts, where the core asks
 //   ControlCommands  havipctl's answers and what they remember
@@ -28,6 +29,7 @@
 #include "daemon/control_commands.h"
 #include "daemon/control_server.h"
 #include "daemon/instance_lock.h"
+#include "daemon/keepalived_watch.h"
 #include "daemon/metrics_textfile.h"
 #include "daemon/namespaces.h"
 #include "daemon/netns_dir_watch.h"
@@ -95,13 +97,17 @@ class Daemon {
                                          std::vector<std::string> errors = {});
   // Why `next` cannot be served: a missing capability it needs, or a
   // directory of it locked by another havipd. Takes the new locks.
-  std::optional<std::string> cannot_serve(const Config& next);
+  std::optional<std::string> cannot_serve(const Config& next,
+                                          const std::optional<KeepalivedRead>& discovered);
   void listen_control();
-  // Every router: the configured ones, then those Neutron mode discovered.
+  // Every router: the configured ones, those of keepalived.conf, then
+  // those Neutron mode discovered.
   std::vector<RouterConfig> all_routers();
   // Hands the current router set to the engine and the pipeline.
   void apply_routers();
   void start_neutron();
+  // Follows keepalived.conf's routers (read already: start-up, reload).
+  void start_keepalived(std::optional<KeepalivedRead> read);
   void watch_netns_dir();
 
   Config config_;
@@ -135,6 +141,7 @@ class Daemon {
   std::unique_ptr<Namespaces> namespaces_;
   std::unique_ptr<NetnsDirWatch> netns_dir_;
   std::unique_ptr<NeutronWatch> neutron_;
+  std::unique_ptr<KeepalivedWatch> keepalived_;
   std::unique_ptr<VrrpReaders> vrrp_;
   std::unique_ptr<Speakers> speakers_;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)

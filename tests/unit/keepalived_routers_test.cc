@@ -137,13 +137,13 @@ name = "VI_1"
 vrid = 7
 namespace = "x"
 )");
-  EXPECT_THAT(e, HasSubstr("havip.toml:4: router[0].vrid: vrid comes from keepalived.conf"));
-  EXPECT_THAT(e, HasSubstr("havip.toml:5: router[0].namespace: namespace comes from"));
+  EXPECT_THAT(e, HasSubstr("havip.toml:4: router[1].vrid: vrid comes from keepalived.conf"));
+  EXPECT_THAT(e, HasSubstr("havip.toml:5: router[1].namespace: namespace comes from"));
 }
 
 TEST(KeepalivedSection, WithoutKeepalivedTheInterfaceIsRequired) {
   EXPECT_THAT(errors_of("[[router]]\nname = \"VI_1\"\nvip = \"10.0.0.1/24\"\n"),
-              HasSubstr("router[0].interface: required key is missing"));
+              HasSubstr("router[1].interface: required key is missing"));
 }
 
 TEST(KeepalivedRouters, EveryInstanceIsARouter) {
