@@ -10,6 +10,7 @@
 //   VrrpReaders      the VRRP adverts of other hosts, where the core asks
 //   ControlCommands  havipctl's answers and what they remember
 //   MetricsTextfile  the metrics file
+//   TrackFiles       keepalived's track files: failing effects and drain (feedback into VRRP)
 //   Observers        the journal, the metrics, the two above: every report
 #pragma once
 
@@ -33,6 +34,7 @@
 #include "daemon/netns_dir_watch.h"
 #include "daemon/readiness.h"
 #include "daemon/speakers.h"
+#include "daemon/track_files.h"
 #include "daemon/vrrp_readers.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"
@@ -103,6 +105,11 @@ class Daemon {
   void apply_routers();
   void start_neutron();
   void watch_netns_dir();
+  // havipctl drain / undrain: the answer.
+  nlohmann::ordered_json drain(bool on, const std::vector<std::string>& routers);
+  // The drained set from <state_dir>/.havipd.drained, at start.
+  void load_drained();
+  TrackFiles::Inputs track_inputs();
 
   Config config_;
   DaemonOptions options_;
@@ -137,6 +144,7 @@ class Daemon {
   std::unique_ptr<NeutronWatch> neutron_;
   std::unique_ptr<VrrpReaders> vrrp_;
   std::unique_ptr<Speakers> speakers_;
+  std::unique_ptr<TrackFiles> track_;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)
   Readiness readiness_;
   std::unique_ptr<ControlServer> control_;
