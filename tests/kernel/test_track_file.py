@@ -148,3 +148,29 @@ def test_a_drained_router_still_primary_after_the_timeout_fails_the_drain(
     assert p.stdout.splitlines()[1].split(None, 2) == ["r1", "primary",
                                                        "still primary after 1s"]
     assert track.read_text() == "-254\n"
+
+
+def test_a_crash_looping_service_on_the_primary_writes_the_failure_value_then_times_out(
+        netns, havipd, workdir):
+    """A service that exits at once (a crash loop with backoff) on the primary: after
+    track_grace_ms the file holds the failure value; once the router is backup, it
+    is cleared after track_failure_timeout_ms."""
+    ns = netns.create("trk")
+    ns.add_addr(VIP)
+    track = workdir / "r1.track"
+    d = havipd([router("r1", ns, vip=VIP, track_file=str(track), track_grace_ms=1000,
+                       track_failure_timeout_ms=1500, service=[{"command": ["/bin/false"]}])])
+    d.wait_state("r1", "primary")
+    wait_for(lambda: track.read_text() == "-254\n", 5,
+             what=lambda: "-254 for the crash loop\n" + d.log_text())
+    s = router_status(d, "r1")
+    assert s["track"]["state"] == "failed"
+    assert s["track"]["effects"] == ["service false"]
+    assert s["track"]["reason"] == "service false failing for 1 s on the primary"
+    assert d.log_has("r1: track file " + str(track) + ": -254 (service false failing")
+    ns.del_addr(VIP)
+    d.wait_state("r1", "backup")
+    assert track.read_text() == "-254\n"  # kept after leaving primary …
+    wait_for(lambda: track.read_text() == "0\n", 5,  # … for track_failure_timeout_ms
+             what=lambda: "0 after the failure timeout\n" + d.log_text())
+    assert router_status(d, "r1")["track"]["state"] == "ok"
