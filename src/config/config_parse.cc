@@ -35,6 +35,10 @@ constexpr std::int64_t kMaxReceiveBuffer = 1 << 30;
 constexpr std::int64_t kMaxStopTimeoutMs = 600'000;
 constexpr std::int64_t kMaxHookTimeoutMs = 3'600'000;
 constexpr std::size_t kMaxRdnss = 3;  // Neutron's limit
+constexpr std::int64_t kMaxTrackGraceMs = 3'600'000;
+constexpr std::int64_t kMaxTrackFailureTimeoutMs = 86'400'000;  // a day
+// keepalived reads the file with strtol() into an int.
+constexpr std::int64_t kMaxTrackValue = 2'147'483'647;
 
 // The keys a table accepts, and those DESIGN.md announces but this version
 // does not implement yet: for the latter, "not supported yet" is a better
@@ -46,20 +50,45 @@ struct Schema {
 constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "keepalived", "router"};
 constexpr std::string_view kKeepalivedKeys[] = {"config", "namespace", "track_dir"};
 constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
-constexpr std::string_view kDaemonKeys[] = {
-    "state_dir",    "hold_down_ms", "netns_dir",      "netlink_receive_buffer", "state_sync",
-    "run_dir",      "radvd_binary", "control_socket", "control_socket_group",   "metrics_textfile",
-    "on_stale_vip", "observe_vrrp", "track_speaker"};
-constexpr std::string_view kRouterKeys[] = {"name",          "namespace",
-                                            "interface",     "vip",
-                                            "hold_down_ms",  "gateway_interface",
-                                            "ipv6_gateway",  "sysctl",
-                                            "radvd",         "service",
-                                            "hook",          "vrid",
-                                            "vrrp_version",  "advert_interval_ms",
-                                            "priority",      "observe_vrrp",
-                                            "track_speaker", "speaker_pid_file",
-                                            "addresses"};
+constexpr std::string_view kDaemonKeys[] = {"state_dir",
+                                            "hold_down_ms",
+                                            "netns_dir",
+                                            "netlink_receive_buffer",
+                                            "state_sync",
+                                            "run_dir",
+                                            "radvd_binary",
+                                            "control_socket",
+                                            "control_socket_group",
+                                            "metrics_textfile",
+                                            "on_stale_vip",
+                                            "observe_vrrp",
+                                            "track_speaker",
+                                            "track_grace_ms",
+                                            "track_failure_timeout_ms",
+                                            "track_failure_value"};
+constexpr std::string_view kRouterKeys[] = {"name",
+                                            "namespace",
+                                            "interface",
+                                            "vip",
+                                            "hold_down_ms",
+                                            "gateway_interface",
+                                            "ipv6_gateway",
+                                            "sysctl",
+                                            "radvd",
+                                            "service",
+                                            "hook",
+                                            "vrid",
+                                            "vrrp_version",
+                                            "advert_interval_ms",
+                                            "priority",
+                                            "observe_vrrp",
+                                            "track_speaker",
+                                            "speaker_pid_file",
+                                            "addresses",
+                                            "track_file",
+                                            "track_grace_ms",
+                                            "track_failure_timeout_ms",
+                                            "track_failure_value"};
 constexpr std::string_view kSysctlKeys[] = {"key", "primary", "backup"};
 constexpr std::string_view kRadvdKeys[] = {"config_file", "user", "interface"};
 constexpr std::string_view kRadvdInterfaceKeys[] = {
@@ -107,6 +136,9 @@ constexpr std::string_view kInterfaceRule =
 constexpr std::string_view kVipRule =
     "an address with prefix length like \"169.254.0.1/24\" or \"fd00::1/64\"";
 constexpr std::string_view kAbsolutePathRule = "an absolute path";
+constexpr std::string_view kTrackFileRule =
+    "an absolute path of a file (not a directory: no trailing '/', '.' or '..'), at most 4095 "
+    "bytes";
 constexpr std::string_view kOptionalPathRule = "an absolute path, or \"\" for none";
 constexpr std::string_view kSocketPathRule =
     "an absolute path of at most 107 bytes (a unix socket address), or \"\" for none";
@@ -147,6 +179,11 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 bool valid_absolute_path(std::string_view s) { return s.starts_with('/') && !has_nul(s); }
 bool valid_argument(std::string_view s) { return !has_nul(s); }
 bool valid_optional_path(std::string_view s) { return s.empty() || valid_absolute_path(s); }
+bool valid_track_file(std::string_view s) {
+  if (!valid_absolute_path(s) || s.size() > 4095) return false;
+  std::string_view last = s.substr(s.rfind('/') + 1);
+  return !last.empty() && valid_dot_name(last);
+}
 // sockaddr_un's sun_path holds 108 bytes, NUL included.
 bool valid_socket_path(std::string_view s) {
   return s.empty() || (valid_absolute_path(s) && s.size() <= 107);
@@ -543,6 +580,21 @@ class TableReader {
   std::string path_;
 };
 
+// The track file's timing and value, in [daemon] (the defaults) or a router.
+void parse_track_settings(TableReader& r, Millis& grace, Millis& failure_timeout, int& value) {
+  if (auto v = r.millis("track_grace_ms", 0, kMaxTrackGraceMs)) grace = *v;
+  if (auto v = r.millis("track_failure_timeout_ms", 0, kMaxTrackFailureTimeoutMs))
+    failure_timeout = *v;
+  if (auto v = r.integer("track_failure_value", -kMaxTrackValue, kMaxTrackValue)) {
+    if (*v == 0)
+      r.bad("track_failure_value",
+            "expected a non-zero integer: 0 is the value of a healthy router, so keepalived "
+            "would never move it");
+    else
+      value = static_cast<int>(*v);
+  }
+}
+
 DaemonConfig parse_daemon(TableReader& top) {
   DaemonConfig d;
   auto r = top.sub("daemon");
@@ -565,6 +617,7 @@ DaemonConfig parse_daemon(TableReader& top) {
   if (auto v = r->choice("on_stale_vip", kStaleVips)) d.on_stale_vip = *v;
   if (auto v = r->boolean("observe_vrrp")) d.observe_vrrp = *v;
   if (auto v = r->boolean("track_speaker")) d.track_speaker = *v;
+  parse_track_settings(*r, d.track_grace, d.track_failure_timeout, d.track_failure_value);
   return d;
 }
 
@@ -820,6 +873,9 @@ void parse_vrrp(TableReader& r, RouterConfig& c, bool attached) {
 // A router as read, with what the cross-router checks need to know.
 struct ParsedRouter {
   std::optional<bool> observe_vrrp, track_speaker;  // unless given, [daemon]'s
+  // The track settings given in the router (else [daemon]'s).
+  std::optional<Millis> track_grace, track_failure_timeout;
+  std::optional<int> track_failure_value;
   RouterConfig config;
   std::string path;            // "router[2]"
   const toml::table* table;    // for the lines of its keys
@@ -831,9 +887,19 @@ int line_of_key(const ParsedRouter& r, std::string_view key) {
   return line_of(r.table->get(key)->source());
 }
 
+void parse_router_track(TableReader& r, ParsedRouter& p) {
+  p.config.track_file = r.checked("track_file", valid_track_file, kTrackFileRule).value_or("");
+  Millis grace{-1}, timeout{-1};
+  int value = 0;
+  parse_track_settings(r, grace, timeout, value);
+  if (grace.count() >= 0) p.track_grace = grace;
+  if (timeout.count() >= 0) p.track_failure_timeout = timeout;
+  if (value != 0) p.track_failure_value = value;
+}
+
 ParsedRouter parse_router(TableReader& r, Millis default_hold_down, bool keepalived) {
   std::size_t errors_before = r.error_count();
-  ParsedRouter p{{}, {}, {}, r.path(), &r.table()};
+  ParsedRouter p{{}, {}, {}, {}, {}, {}, r.path(), &r.table()};
   p.attached = keepalived && !r.has("interface");
   r.reject_unknown(kRouterSchema);
   parse_signal(r, p.config, default_hold_down, p.attached);
@@ -841,6 +907,7 @@ ParsedRouter parse_router(TableReader& r, Millis default_hold_down, bool keepali
   parse_vrrp(r, p.config, p.attached);
   p.observe_vrrp = r.boolean("observe_vrrp");
   p.track_speaker = r.boolean("track_speaker");
+  parse_router_track(r, p);
   p.complete = r.error_count() == errors_before;
   return p;
 }
@@ -862,6 +929,26 @@ void check_unique_names(Errors& errors, const std::vector<ParsedRouter>& routers
       errors.add(line_of_key(r, "name"), r.path + ".name",
                  "router name " + quoted(r.config.name) + " is already used by " + first.path +
                      " (line " + std::to_string(line_of_key(first, "name")) + ")");
+      break;
+    }
+  }
+}
+
+// keepalived reads one value from a track file: two routers writing it
+// would undo each other's failure.
+void check_unique_track_files(Errors& errors, const std::vector<ParsedRouter>& routers) {
+  for (std::size_t i = 0; i < routers.size(); ++i) {
+    const auto& r = routers[i];
+    if (r.config.track_file.empty()) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& first = routers[j];
+      if (first.config.track_file != r.config.track_file) continue;
+      errors.add(line_of_key(r, "track_file"), r.path + ".track_file",
+                 "track_file " + quoted(r.config.track_file) + " of router " +
+                     quoted(r.config.name) + " is already written for router " +
+                     quoted(first.config.name) + " (" + first.path + ", line " +
+                     std::to_string(line_of_key(first, "track_file")) +
+                     "); give each router a file of its own");
       break;
     }
   }
@@ -925,6 +1012,7 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
   auto routers = parse_routers(top, config.daemon.hold_down, !config.keepalived.empty());
   check_unique_names(errors, routers);
   check_unique_vips(errors, routers);
+  check_unique_track_files(errors, routers);
   if (errors.count() > 0) return tl::unexpected(std::move(errors).sorted());
 
   for (auto& r : routers) {
@@ -934,6 +1022,9 @@ ConfigResult parse_config(std::string_view text, const std::string& file) {
     // Without a VRID no advert can be matched to the router.
     c.observe_vrrp = c.vrrp.vrid != 0 && r.observe_vrrp.value_or(config.daemon.observe_vrrp);
     c.track_speaker = r.track_speaker.value_or(config.daemon.track_speaker);
+    c.track_grace = r.track_grace.value_or(config.daemon.track_grace);
+    c.track_failure_timeout = r.track_failure_timeout.value_or(config.daemon.track_failure_timeout);
+    c.track_failure_value = r.track_failure_value.value_or(config.daemon.track_failure_value);
     if (r.attached) {
       // keepalived_routers() completes it with its vrrp_instance.
       c.observe_vrrp = r.observe_vrrp.value_or(config.daemon.observe_vrrp);

@@ -34,6 +34,22 @@ tl::expected<HeldAddress, std::string> signal_vip(const keepalived::Instance& i,
   return held(i, i.vips.front());
 }
 
+// The track file havipd writes for the instance: a vrrp_track_file it
+// tracks whose file is in track_dir (the first, in its track_file order).
+std::string track_file_in(const keepalived::Instance& i, const keepalived::Conf& conf,
+                          const std::string& track_dir) {
+  std::string dir = track_dir.ends_with('/') ? track_dir : track_dir + "/";
+  for (const auto& [name, weight] : i.track_files) {
+    auto it = conf.track_files.find(name);
+    if (it == conf.track_files.end()) continue;
+    const auto& path = it->second.path;
+    if (path.starts_with(dir) && path.find('/', dir.size()) == std::string::npos &&
+        path.size() > dir.size())
+      return path;
+  }
+  return {};
+}
+
 void add_routers(const Config& config, const KeepalivedConfig& kc, const keepalived::Conf& conf,
                  const std::map<std::string, const RouterConfig*>& attached,
                  const std::map<std::string, const RouterConfig*>& explicit_routers,
@@ -80,7 +96,11 @@ void add_routers(const Config& config, const KeepalivedConfig& kc, const keepali
       r.on_stale_vip = config.daemon.on_stale_vip;
       r.observe_vrrp = config.daemon.observe_vrrp;
       r.track_speaker = config.daemon.track_speaker;
+      r.track_grace = config.daemon.track_grace;
+      r.track_failure_timeout = config.daemon.track_failure_timeout;
+      r.track_failure_value = config.daemon.track_failure_value;
     }
+    if (r.track_file.empty()) r.track_file = track_file_in(i, conf, kc.track_dir);
     r.netns = netns;
     r.interface = vip->dev;
     r.vip = vip->prefix;
@@ -128,6 +148,18 @@ tl::expected<KeepalivedRouters, std::vector<std::string>> keepalived_routers(
                        files + " has none");
   for (std::size_t n = 0; n < confs.size() && n < config.keepalived.size(); ++n)
     add_routers(config, config.keepalived[n], confs[n], attached, explicit_routers, out, errors);
+  // One value per file: two routers writing one track file would undo each other.
+  std::map<std::string, std::string> track_owner;
+  for (const auto& r : config.routers)
+    if (!r.track_file.empty()) track_owner.emplace(r.track_file, r.name);
+  for (const auto& r : out.routers) {
+    if (r.track_file.empty()) continue;
+    auto [it, fresh] = track_owner.emplace(r.track_file, r.name);
+    if (!fresh)
+      errors.push_back(r.source + ": vrrp_instance " + r.name + ": its track_file " + r.track_file +
+                       " is router " + it->second +
+                       "'s as well; havipd writes one value per router, so give each its own");
+  }
   if (!errors.empty()) return tl::unexpected(std::move(errors));
   return out;
 }

@@ -38,6 +38,10 @@ struct DaemonConfig {
   StaleVip on_stale_vip = StaleVip::release;
   bool observe_vrrp = false;  // every router: watch adverts while keepalived runs
   bool track_speaker = true;  // watch the keepalived VRRP process behind each router
+  // Feedback into VRRP (core/track.h), defaults for every router's track_file:
+  Millis track_grace{10000};            // failing this long on the primary: failure value
+  Millis track_failure_timeout{60000};  // kept this long after leaving primary
+  int track_failure_value = -254;       // FAULT with weight 0 and with weight 1
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -158,6 +162,12 @@ struct RouterConfig {
   std::string source;
   std::string sync_group;
   std::vector<IpPrefix> unicast_peers;
+  // keepalived's track_file havipd writes (core/track.h); empty: none. The
+  // rest resolved: per router or [daemon].
+  std::string track_file;
+  Millis track_grace{10000};
+  Millis track_failure_timeout{60000};
+  int track_failure_value = -254;
 
   bool operator==(const RouterConfig&) const = default;
   // "in qrouter-x" or "in the host namespace": for log lines.

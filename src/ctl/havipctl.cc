@@ -1,7 +1,10 @@
 // havipctl: asks a running havipd over its control socket (ctl/protocol.h).
 //
-// Exit codes: 0 ok; 1 havipd answered with an error (a rejected reload);
-// 2 usage; 3 havipd cannot be reached (not running, permission, timeout).
+// Exit codes: 0 ok; 1 havipd answered with an error (a rejected reload), or
+// a drained router is still primary here after the drain's timeout; 2 usage;
+// 3 havipd cannot be reached (not running, permission, timeout).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,20 +12,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
-#include "ctl/protocol.h"
 #include "core/unique_fd.h"
+#include "ctl/protocol.h"
 #include "havip_build.h"
 
 namespace {
@@ -152,9 +158,10 @@ json parse_answer(const std::optional<std::string>& line) {
   return j;
 }
 
-json ask(const std::string& socket, ctl::Command command, std::chrono::milliseconds timeout) {
+json ask(const std::string& socket, ctl::Command command, std::chrono::milliseconds timeout,
+         const std::vector<std::string>& routers = {}) {
   UniqueFd fd = connect_to(socket);
-  send_all(fd.get(), ctl::request_line(command));
+  send_all(fd.get(), ctl::request_line(command, routers));
   LineReader reader(fd.get());
   return parse_answer(reader.next(timeout));
 }
@@ -164,8 +171,93 @@ std::string error_of(const json& answer) {
   return it != answer.end() && it->is_string() ? it->get<std::string>() : "havipd said no";
 }
 
+std::vector<std::string> strings(const json& answer, const char* key) {
+  std::vector<std::string> out;
+  if (auto it = answer.find(key); it != answer.end() && it->is_array())
+    for (const auto& x : *it)
+      if (x.is_string()) out.push_back(x.get<std::string>());
+  return out;
+}
+
+// Each router's role, from `status`.
+std::map<std::string, std::string> roles(const std::string& socket,
+                                         std::chrono::milliseconds timeout) {
+  json answer = ask(socket, ctl::Command::status, timeout);
+  if (!answer.value("ok", false)) throw Failure{kExitAnswer, error_of(answer)};
+  std::map<std::string, std::string> out;
+  const json& status = answer["status"];
+  if (auto rs = status.find("routers"); rs != status.end() && rs->is_array())
+    for (const auto& r : *rs)
+      if (r.is_object() && r.contains("name") && r["name"].is_string())
+        out[r["name"].get<std::string>()] = r.value("role", std::string("unknown"));
+  return out;
+}
+
+std::string table(const std::vector<std::array<std::string, 3>>& rows) {
+  std::array<std::size_t, 3> width{};
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < 3; ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  for (const auto& row : rows)
+    out += fmt::format("{:<{}}  {:<{}}  {}\n", row[0], width[0], row[1], width[1], row[2]);
+  return out;
+}
+
+// havipctl drain: asks, then waits until no drained router is primary here
+// (its VIP gone: keepalived handed it to a peer) or `wait` has passed.
+int drain(const std::string& socket, const std::vector<std::string>& names,
+          std::chrono::milliseconds timeout, std::chrono::milliseconds wait) {
+  auto before = roles(socket, timeout);
+  json answer = ask(socket, ctl::Command::drain, timeout, names);
+  if (!answer.value("ok", false)) throw Failure{kExitAnswer, error_of(answer)};
+  auto drained = strings(answer, "routers");
+  for (const auto& s : strings(answer, "skipped"))
+    std::cerr << "havipctl: " << s << " not drained: it has no track_file\n";
+  auto start = std::chrono::steady_clock::now();
+  auto now = roles(socket, timeout);
+  auto primary = [&](const std::string& r) { return now.count(r) && now[r] == "primary"; };
+  for (;;) {
+    bool any = std::any_of(drained.begin(), drained.end(), primary);
+    if (!any || std::chrono::steady_clock::now() - start >= wait) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    now = roles(socket, timeout);
+  }
+  auto waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<std::array<std::string, 3>> rows{{"ROUTER", "ROLE", "RESULT"}};
+  bool stuck = false;
+  for (const auto& r : drained) {
+    std::string role = now.count(r) ? now[r] : "unknown";
+    std::string result;
+    if (primary(r)) {
+      result = fmt::format("still primary after {:.0f}s", waited);
+      stuck = true;
+    } else if (before.count(r) && before[r] == "primary") {
+      result = "moved";
+    } else {
+      result = "not primary here";
+    }
+    rows.push_back({r, role, result});
+  }
+  std::cout << table(rows);
+  std::cout.flush();
+  return stuck ? kExitAnswer : 0;
+}
+
 int run(const std::string& socket, const std::string& command, bool as_json,
-        std::chrono::milliseconds timeout) {
+        std::chrono::milliseconds timeout, const std::vector<std::string>& routers,
+        std::chrono::milliseconds drain_wait) {
+  if (command == "drain") return drain(socket, routers, timeout, drain_wait);
+  if (command == "undrain") {
+    json answer = ask(socket, ctl::Command::undrain, timeout, routers);
+    if (!answer.value("ok", false)) throw Failure{kExitAnswer, error_of(answer)};
+    auto given = strings(answer, "routers");
+    if (given.empty())
+      std::cout << "no router was drained\n";
+    else
+      std::cout << fmt::format("undrained (given back to VRRP): {}\n", fmt::join(given, ", "));
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+  }
   if (command == "watch") {
     UniqueFd fd = connect_to(socket);
     send_all(fd.get(), ctl::request_line(ctl::Command::watch));
@@ -205,7 +297,9 @@ int run(const std::string& socket, const std::string& command, bool as_json,
       std::cout << "reloaded: " << answer.value("routers", 0) << " routers\n";
       break;
     case ctl::Command::watch:
-      break;
+    case ctl::Command::drain:
+    case ctl::Command::undrain:
+      break;  // answered above
   }
   std::cout.flush();
   return std::cout ? 0 : 1;
@@ -231,6 +325,18 @@ int main(int argc, char** argv) {
   app.add_subcommand("watch", "one JSON line per transition, as it happens");
   app.add_subcommand("reload", "re-read the configuration (like SIGHUP), and say whether it applied");
   app.add_subcommand("metrics", "Prometheus text format");
+  std::vector<std::string> routers;
+  double drain_wait_s = 60;
+  auto* drain = app.add_subcommand(
+      "drain",
+      "move routers off this host (their track_file makes keepalived give them up), "
+      "wait until they are gone, say where each stands");
+  drain->add_option("--timeout", drain_wait_s, "seconds to wait for the routers to move")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  drain->add_option("ROUTER", routers, "the routers (default: every router with a track_file)");
+  auto* undrain = app.add_subcommand("undrain", "give drained routers back to VRRP");
+  undrain->add_option("ROUTER", routers, "the routers (default: every drained router)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -240,7 +346,8 @@ int main(int argc, char** argv) {
   std::string command = app.get_subcommands().front()->get_name();
   try {
     return run(socket, command, as_json,
-               std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000)));
+               std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000)), routers,
+               std::chrono::milliseconds(static_cast<long long>(drain_wait_s * 1000)));
   } catch (const Failure& f) {
     std::cerr << "havipctl: " << f.message << '\n';
     return f.code;

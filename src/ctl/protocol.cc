@@ -13,10 +13,8 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr std::pair<Command, std::string_view> kCommands[] = {
-    {Command::status, "status"},
-    {Command::watch, "watch"},
-    {Command::reload, "reload"},
-    {Command::metrics, "metrics"},
+    {Command::status, "status"},   {Command::watch, "watch"}, {Command::reload, "reload"},
+    {Command::metrics, "metrics"}, {Command::drain, "drain"}, {Command::undrain, "undrain"},
 };
 
 // "3m12s", "2h05m", "4d03h": the age of a transition at a glance.
@@ -32,6 +30,19 @@ std::string age(double seconds) {
 std::string str(const json& j, std::string_view key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "-" (no track_file), "ok", "failed (radvd)", "drained".
+std::string track_cell(const json& r) {
+  auto t = r.find("track");
+  if (t == r.end() || !t->is_object()) return "-";
+  std::string state = str(*t, "state");
+  if (state.empty()) return "-";
+  std::string effects;
+  if (auto e = t->find("effects"); e != t->end() && e->is_array())
+    for (const auto& x : *e)
+      if (x.is_string()) effects += (effects.empty() ? "" : ",") + x.get<std::string>();
+  return state == "failed" && !effects.empty() ? state + " (" + effects + ")" : state;
 }
 
 }  // namespace
@@ -52,16 +63,33 @@ tl::expected<Request, std::string> parse_request(std::string_view line) {
   if (it == j.end() || !it->is_string())
     return tl::unexpected(std::string("request has no \"command\" string"));
   const auto& name = it->get_ref<const std::string&>();
-  for (const auto& [cmd, n] : kCommands)
-    if (n == name) return Request{cmd};
+  for (const auto& [cmd, n] : kCommands) {
+    if (n != name) continue;
+    Request req{cmd, {}};
+    auto routers = j.find("routers");
+    if (routers == j.end()) return req;
+    if (cmd != Command::drain && cmd != Command::undrain)
+      return tl::unexpected(fmt::format("\"routers\" is only for drain and undrain, not {}", n));
+    if (!routers->is_array())
+      return tl::unexpected(std::string("\"routers\" must be an array of router names"));
+    for (const auto& r : *routers) {
+      if (!r.is_string())
+        return tl::unexpected(std::string("\"routers\" must be an array of router names"));
+      req.routers.push_back(r.get<std::string>());
+    }
+    return req;
+  }
   std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
-  return tl::unexpected(fmt::format("unknown command {} (known: status, watch, reload, metrics)",
-                                    json(shown).dump(-1, ' ', false,
-                                                     json::error_handler_t::replace)));
+  return tl::unexpected(
+      fmt::format("unknown command {} (known: status, watch, reload, metrics, "
+                  "drain, undrain)",
+                  json(shown).dump(-1, ' ', false, json::error_handler_t::replace)));
 }
 
-std::string request_line(Command c) {
-  return to_line(json{{"command", command_name(c)}});
+std::string request_line(Command c, const std::vector<std::string>& routers) {
+  json j{{"command", command_name(c)}};
+  if (!routers.empty()) j["routers"] = routers;
+  return to_line(j);
 }
 
 std::string format_time(WallTime t) {
@@ -94,7 +122,15 @@ json status_json(const Status& s) {
                        {"stale_vip", r.stale_vip},
                        {"split_brain", r.split_brain},
                        {"alert", r.alert.empty() ? json(nullptr) : json(r.alert)},
-                       {"peer", r.peer.empty() ? json(nullptr) : json(r.peer)}});
+                       {"peer", r.peer.empty() ? json(nullptr) : json(r.peer)},
+                       {"track", r.track.empty() ? json(nullptr)
+                                                 : json{{"state", r.track},
+                                                        {"value", r.track_value},
+                                                        {"reason", r.track_reason},
+                                                        {"effects", r.track_effects}}},
+                       {"drained", r.drained},
+                       {"sync_group", r.sync_group.empty() ? json(nullptr) : json(r.sync_group)},
+                       {"source", r.source.empty() ? json(nullptr) : json(r.source)}});
   }
   return {{"version", s.version},
           {"pid", s.pid},
@@ -118,13 +154,15 @@ std::string to_line(const json& j) {
 }
 
 std::string status_table(const json& status, WallTime now) {
-  constexpr std::size_t kColumns = 9;
+  // GROUP (keepalived's vrrp_sync_group) only when a router is in one.
+  constexpr std::size_t kColumns = 11;
   struct Row {
     std::array<std::string, kColumns> cells;
   };
   std::vector<Row> rows;
-  rows.push_back(
-      {{"ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON", "PIDS", "FAILING", "ALERT"}});
+  rows.push_back({{"ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON", "PIDS", "FAILING",
+                   "TRACK", "ALERT", "GROUP"}});
+  bool groups = false;
   const json empty = json::array();
   const json& routers = status.contains("routers") ? status["routers"] : empty;
   for (const auto& r : routers) {
@@ -184,19 +222,22 @@ std::string status_table(const json& status, WallTime now) {
     };
     flag("stale_vip", "stale-vip");
     flag("split_brain", "split-brain");
-    rows.push_back({{str(r, "name"), ns.empty() ? "(host)" : ns, role, speaker, since,
-                     str(r, "reason"), pids.empty() ? "-" : pids, failing.empty() ? "-" : failing,
-                     alert.empty() ? "-" : alert}});
+    rows.push_back(
+        {{str(r, "name"), ns.empty() ? "(host)" : ns, role, speaker, since, str(r, "reason"),
+          pids.empty() ? "-" : pids, failing.empty() ? "-" : failing, track_cell(r),
+          alert.empty() ? "-" : alert, str(r, "sync_group").empty() ? "-" : str(r, "sync_group")}});
+    groups = groups || !str(r, "sync_group").empty();
   }
+  const std::size_t columns = groups ? kColumns : kColumns - 1;
   std::array<std::size_t, kColumns> width{};
   for (const auto& row : rows)
-    for (std::size_t i = 0; i < kColumns; ++i) width[i] = std::max(width[i], row.cells[i].size());
+    for (std::size_t i = 0; i < columns; ++i) width[i] = std::max(width[i], row.cells[i].size());
   std::string out;
   for (const auto& row : rows) {
     std::string line;
-    for (std::size_t i = 0; i < kColumns; ++i) {
+    for (std::size_t i = 0; i < columns; ++i) {
       line += row.cells[i];
-      if (i + 1 < kColumns) line += std::string(width[i] - row.cells[i].size() + 2, ' ');
+      if (i + 1 < columns) line += std::string(width[i] - row.cells[i].size() + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';

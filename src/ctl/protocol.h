@@ -7,6 +7,11 @@
 //   reload  -> {"ok": true, "routers": N} or {"ok": false, "error": "...", "errors": [...]}
 //   watch   -> {"ok": true, "watching": true}, then one transition object per line
 //              (transition_json) until the client closes the connection
+//   drain   -> {"ok": true, "routers": [...], "skipped": [...]}: the routers drained
+//              (request: {"command": "drain", "routers": [...]}; none: every router
+//              with a track_file, those without are "skipped")
+//   undrain -> {"ok": true, "routers": [...]}: the routers given back ("routers"
+//              as for drain; none: every drained router)
 // Any failure: {"ok": false, "error": "..."}.
 #pragma once
 
@@ -30,21 +35,23 @@ inline constexpr std::size_t kMaxRequest = 4096;  // bytes in one request line
 // The longest answer line havipctl reads (and havipd queues for one client:
 // ControlServer::kMaxPending). For 10,000 routers whose names are as long as
 // the configuration accepts (router 64, namespace 255 characters, every one
-// escaped in JSON), `metrics` is 49 MB and `status` 21 MB
+// escaped in JSON), `metrics` is 73 MB and `status` 28 MB
 // (tests/unit/answer_size_test.cc; a Neutron node's uuid names make a fifth
-// of that): 128 MiB leaves more than twice the worst case.
+// of that): the worst case stays under two thirds of 128 MiB.
 inline constexpr std::size_t kMaxAnswer = std::size_t{128} << 20;
 
-enum class Command { status, watch, reload, metrics };
+enum class Command { status, watch, reload, metrics, drain, undrain };
 std::string_view command_name(Command c);
 
 struct Request {
   Command command;
+  std::vector<std::string> routers;  // drain, undrain: empty for all
 };
 
 // One request line (without its newline). Errors say what was wrong.
 tl::expected<Request, std::string> parse_request(std::string_view line);
-std::string request_line(Command c);  // with its newline
+std::string request_line(Command c,
+                         const std::vector<std::string>& routers = {});  // with its newline
 
 struct ChildStatus {
   std::string what;           // "radvd", "service haproxy"
@@ -69,6 +76,16 @@ struct RouterStatus {
   bool split_brain = false;
   std::string alert;  // the stale VIP or split brain, in words
   std::string peer;   // the host heard advertising as master, if any
+  // The track file (daemon/track_files.h): "ok", "failed" or "drained"; empty
+  // without a track_file.
+  std::string track;
+  int track_value = 0;
+  std::string track_reason;
+  std::vector<std::string> track_effects;  // failed: the effects that did it
+  bool drained = false;
+  // Routers from keepalived.conf: its vrrp_sync_group, and "FILE:LINE".
+  std::string sync_group;
+  std::string source;
 };
 
 struct Status {

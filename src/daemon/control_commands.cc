@@ -37,7 +37,11 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
     out.name = r.name;
     out.netns = r.netns;
     out.role = r.role;
-    if (const RouterConfig* config = engine.router(r.name)) out.interface = config->interface;
+    if (const RouterConfig* config = engine.router(r.name)) {
+      out.interface = config->interface;
+      out.sync_group = config->sync_group;
+      out.source = config->source;
+    }
     if (r.pending_until)
       out.pending_s = std::chrono::duration<double>(*r.pending_until - now).count();
     if (auto it = last_.find(r.name); it != last_.end()) {
@@ -56,6 +60,14 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
     }
     if (sources_.pipeline.state_file_failing(r.name, now))
       out.failing.insert(out.failing.begin(), "state_file");
+    if (sources_.track.write_failing(r.name)) out.failing.push_back("track_file");
+    if (const TrackVerdict* v = sources_.track.verdict(r.name)) {
+      out.track = track_state_name(v->state);
+      out.track_value = v->value;
+      out.track_reason = v->reason;
+      out.track_effects = v->effects;
+    }
+    out.drained = sources_.track.drained().contains(r.name);
     out.speaker = std::string(speaker_state_name(r.speaker));
     if (r.speaker == SpeakerState::alive) out.speaker_pid = r.speaker_pid;
     out.stale_vip = r.stale_vip;
@@ -83,6 +95,11 @@ std::string ControlCommands::metrics() const {
     m.split_brain = r.split_brain;
     if (const RouterEffects* fx = sources_.pipeline.router(r.name)) m.failing = fx->failing();
     if (sources_.pipeline.state_file_failing(r.name, now)) m.failing.push_back("state_file");
+    if (sources_.track.write_failing(r.name)) m.failing.push_back("track_file");
+    if (const TrackVerdict* v = sources_.track.verdict(r.name)) {
+      m.drained = sources_.track.drained().contains(r.name);
+      m.track_failed = v->state == TrackVerdict::State::failed;
+    }
     in.routers.push_back(std::move(m));
   }
   const MonitorCounters& counters = sources_.counters;

@@ -9,16 +9,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "core/engine.h"
 #include "daemon/namespaces.h"
-#include "netlink/netns_monitor.h"
+#include "daemon/track_files.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"
+#include "netlink/netns_monitor.h"
 #include "report/metrics.h"
 
 namespace havip {
@@ -33,6 +33,7 @@ class ControlCommands final : public Observer {
     const MonitorCounters& counters;
     const Metrics& metrics;
     std::function<bool()> ready;
+    const TrackFiles& track;
   };
   struct Watchers {
     std::function<std::size_t()> count;

@@ -303,6 +303,19 @@ bool ControlServer::handle(Client& c, std::string_view line) {
       }
       spdlog::info("control socket: reload asked by uid {} (pid {})", c.peer.uid, c.peer.pid);
       return send(c, ctl::to_line(handlers_.reload()));
+    case ctl::Command::drain:
+    case ctl::Command::undrain: {
+      auto name = ctl::command_name(req->command);
+      if (!privileged(c.peer.uid)) {
+        spdlog::warn("control socket: {} refused to uid {} (pid {})", name, c.peer.uid, c.peer.pid);
+        return send(c, ctl::error_line(fmt::format(
+                           "permission denied: {} needs root (or havipd's user)", name)));
+      }
+      spdlog::info("control socket: {} asked by uid {} (pid {})", name, c.peer.uid, c.peer.pid);
+      if (!handlers_.drain) return send(c, ctl::error_line(fmt::format("{} is not served", name)));
+      return send(c,
+                  ctl::to_line(handlers_.drain(req->command == ctl::Command::drain, req->routers)));
+    }
   }
   return true;
 }

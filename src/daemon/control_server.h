@@ -2,8 +2,8 @@
 //
 // A unix stream socket, mode 0660, owned by havipd's user and the configured
 // group: only root and that group can connect at all. Reading commands
-// (status, metrics, watch) are open to whoever can connect; reload also needs
-// the peer to be root or havipd's own user (SO_PEERCRED).
+// (status, metrics, watch) are open to whoever can connect; reload, drain and
+// undrain also need the peer to be root or havipd's own user (SO_PEERCRED).
 //
 // Everything is non-blocking on the daemon's loop, and no client can take
 // the socket away from root (docs/SECURITY.md, "The control socket"):
@@ -60,6 +60,8 @@ class ControlServer {
     std::function<nlohmann::ordered_json()> status;
     std::function<std::string()> metrics;
     std::function<nlohmann::ordered_json()> reload;  // the whole answer
+    // drain (true) or undrain (false) these routers (none: all); the whole answer.
+    std::function<nlohmann::ordered_json(bool, const std::vector<std::string>&)> drain;
   };
 
   // Connections at once, all users together.

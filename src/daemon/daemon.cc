@@ -20,6 +20,7 @@
 #include "config/config_parse.h"
 #include "daemon/config_file.h"
 #include "daemon/cstamp_reference.h"
+#include "daemon/drained_set.h"
 #include "daemon/dry_run.h"
 #include "daemon/event_time.h"
 #include "effects/spawn_launcher.h"
@@ -210,13 +211,23 @@ bool Daemon::setup() {
   speakers_ =
       std::make_unique<Speakers>(loop_, speaker_io(), [this](Event&& e) { feed(std::move(e)); });
   watch_netns_dir();
+  track_ = std::make_unique<TrackFiles>(
+      options_.dry_run ? TrackFiles::WriteFn([](const std::string& path, const std::string& v) {
+        spdlog::info("dry-run: would write {} to track file {}", v.substr(0, v.size() - 1), path);
+        return tl::expected<void, std::string>();
+      })
+                       : TrackFiles::WriteFn(write_track_file),
+      observers_);
+  load_drained();
   control_ = std::make_unique<ControlServer>(
-      loop_, ControlServer::Handlers{[this] { return commands_->status(Clock::now()); },
-                                     [this] { return commands_->metrics(); },
-                                     [this] { return reload(); }});
+      loop_,
+      ControlServer::Handlers{
+          [this] { return commands_->status(Clock::now()); },
+          [this] { return commands_->metrics(); }, [this] { return reload(); },
+          [this](bool on, const std::vector<std::string>& names) { return drain(on, names); }});
   commands_ = std::make_unique<ControlCommands>(
       ControlCommands::Sources{engine_, *pipeline_, *namespaces_, counters_, metrics_,
-                               [this] { return readiness_.ready(); }},
+                               [this] { return readiness_.ready(); }, *track_},
       ControlCommands::Watchers{[this] { return control_ ? control_->watchers() : 0; },
                                 [this](const std::string& line) { control_->broadcast(line); }},
       [] { return std::chrono::system_clock::now(); });
@@ -389,6 +400,7 @@ void Daemon::apply_routers() {
   std::set<std::string> names;
   for (const auto& r : routers) names.insert(r.name);
   speakers_->configure(routers, now);
+  track_->configure(routers);
   metrics_.keep_only(names);
   commands_->keep_only(names);
   textfile_->changed();
@@ -432,10 +444,11 @@ void Daemon::flush() {
   batch_start_.reset();
   auto now = Clock::now();
   pipeline_->tick(now);
+  if (!stop_deadline_) track_->update(track_inputs(), now);
   arm_timer(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
-  for (auto t :
-       {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(), stop_deadline_})
+  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(),
+                 track_->deadline(), stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
   arm_timer(retry_timer_, wake);
   bool synced = true;
@@ -444,6 +457,49 @@ void Daemon::flush() {
   if (readiness_.status_due() || !actions.empty())
     sd_event_source_set_enabled(idle_, SD_EVENT_ONESHOT);
   if (stop_deadline_ && (pipeline_->quiet() || now >= *stop_deadline_)) sd_event_exit(loop_, 0);
+}
+
+TrackFiles::Inputs Daemon::track_inputs() {
+  return TrackFiles::Inputs{
+      [this](const std::string& r) { return engine_.role_of(r).value_or(Role::unknown); },
+      [this](const std::string& r) {
+        const RouterEffects* fx = pipeline_->router(r);
+        return fx ? fx->unhealthy() : std::vector<std::string>{};
+      }};
+}
+
+void Daemon::load_drained() {
+  auto loaded = load_drained_set(config_.daemon.state_dir);
+  if (!loaded) {
+    spdlog::error("drained routers: {}; none is drained until `havipctl drain`", loaded.error());
+    return;
+  }
+  for (const auto& p : loaded->problems)
+    spdlog::warn("{}/{}: {}", config_.daemon.state_dir, kDrainedFile, p);
+  if (!loaded->routers.empty())
+    spdlog::info("drained (havipctl undrain gives them back): {}",
+                 fmt::join(loaded->routers, ", "));
+  track_->set_drained(std::move(loaded->routers));
+}
+
+nlohmann::ordered_json Daemon::drain(bool on, const std::vector<std::string>& routers) {
+  auto change = on ? track_->drain(routers) : track_->undrain(routers);
+  if (!change) return {{"ok", false}, {"error", change.error()}};
+  if (!options_.dry_run) {
+    if (auto saved = save_drained_set(config_.daemon.state_dir, change->next); !saved) {
+      spdlog::error("{}: {}; nothing {}", on ? "drain" : "undrain", saved.error(),
+                    on ? "drained" : "undrained");
+      return {{"ok", false},
+              {"error", fmt::format("{} cannot be saved ({}): nothing {}, so that a restart "
+                                    "would not undo it",
+                                    kDrainedFile, saved.error(), on ? "drained" : "undrained")}};
+    }
+  }
+  spdlog::info("{}: {}", on ? "drained" : "undrained", fmt::join(change->routers, ", "));
+  track_->set_drained(std::move(change->next));
+  nlohmann::ordered_json answer{{"ok", true}, {"routers", change->routers}};
+  if (on) answer["skipped"] = change->skipped;
+  return answer;  // the files are written by the flush after this dispatch
 }
 
 void Daemon::apply(const RoleChange& c) {
@@ -569,6 +625,9 @@ nlohmann::ordered_json Daemon::reload() {
   apply_routers();
   // The new directory must hold every known role now, not at the next change.
   if (files_changed) pipeline_->rewrite_state_files();
+  if (files_changed && !track_->drained().empty() && !options_.dry_run)
+    if (auto saved = save_drained_set(config_.daemon.state_dir, track_->drained()); !saved)
+      spdlog::error("drained routers: {}; they stay drained until havipd restarts", saved.error());
   std::size_t routers = engine_.status().size();
   log::structured(spdlog::level::info, {{"HAVIP_RELOAD", "applied"}},
                   fmt::format("configuration reloaded from {}: {} routers (was {})", config_.path,

@@ -11,6 +11,7 @@
 //   VrrpReaders      the VRRP adverts of other hosts, where the core asks
 //   ControlCommands  havipctl's answers and what they remember
 //   MetricsTextfile  the metrics file
+//   TrackFiles       keepalived's track files: failing effects and drain (feedback into VRRP)
 //   Observers        the journal, the metrics, the two above: every report
 #pragma once
 
@@ -35,6 +36,7 @@
 #include "daemon/netns_dir_watch.h"
 #include "daemon/readiness.h"
 #include "daemon/speakers.h"
+#include "daemon/track_files.h"
 #include "daemon/vrrp_readers.h"
 #include "effects/observer.h"
 #include "effects/pipeline.h"
@@ -109,6 +111,11 @@ class Daemon {
   // Follows keepalived.conf's routers (read already: start-up, reload).
   void start_keepalived(std::optional<KeepalivedRead> read);
   void watch_netns_dir();
+  // havipctl drain / undrain: the answer.
+  nlohmann::ordered_json drain(bool on, const std::vector<std::string>& routers);
+  // The drained set from <state_dir>/.havipd.drained, at start.
+  void load_drained();
+  TrackFiles::Inputs track_inputs();
 
   Config config_;
   DaemonOptions options_;
@@ -144,6 +151,7 @@ class Daemon {
   std::unique_ptr<KeepalivedWatch> keepalived_;
   std::unique_ptr<VrrpReaders> vrrp_;
   std::unique_ptr<Speakers> speakers_;
+  std::unique_ptr<TrackFiles> track_;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)
   Readiness readiness_;
   std::unique_ptr<ControlServer> control_;

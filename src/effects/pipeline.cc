@@ -15,8 +15,14 @@ namespace {
 // Whether a reloaded router's effects can stay as they are: where its state
 // file goes is the state file's business, not a reason to restart radvd.
 bool same_effects(RouterConfig a, RouterConfig b) {
-  a.state_dir.clear();
-  b.state_dir.clear();
+  // Neither the state file's directory nor the track file (daemon/track_files.h)
+  // is an effect of the pipeline's: a change of them restarts nothing.
+  for (RouterConfig* c : {&a, &b}) {
+    c->state_dir.clear();
+    c->track_file.clear();
+    c->track_grace = c->track_failure_timeout = Millis(0);
+    c->track_failure_value = 0;
+  }
   return a == b;
 }
 

@@ -155,4 +155,15 @@ std::vector<std::string> RouterEffects::failing() const {
   return out;
 }
 
+std::vector<std::string> RouterEffects::unhealthy() const {
+  std::vector<std::string> out = failing();
+  auto down = [](const Supervisor& s) {
+    return s.wanted() && s.state() != Supervisor::State::running;
+  };
+  if (radvd_ && down(radvd_->supervisor()) && !retry_.contains(kRadvd)) out.emplace_back(kRadvd);
+  for (const auto& s : services_)
+    if (down(*s)) out.push_back(s->spec().what);
+  return out;
+}
+
 }  // namespace havip

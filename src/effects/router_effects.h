@@ -60,6 +60,11 @@ class RouterEffects {
   const std::vector<std::unique_ptr<Supervisor>>& services() const { return services_; }
   // Effects that failed and wait for a retry ("sysctls", "radvd").
   std::vector<std::string> failing() const;
+  // What does not serve the role now: failing() and every supervised process
+  // that is wanted but not running (starting, checked, in backoff), named
+  // "radvd" or as the service ("service haproxy"). How long it must stay so
+  // before the router is given away is core/track.h's.
+  std::vector<std::string> unhealthy() const;
 
  private:
   void apply(TimePoint now);

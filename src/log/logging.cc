@@ -100,6 +100,8 @@ std::string_view message_id(Kind kind) {
       return "cbbcb36dba2b46a2882b52f66563c001";
     case Kind::release:
       return "970efaaf4213437284fb3b9aa0b5d73b";
+    case Kind::track:
+      return "8fd313197f56410d9558f7b386271552";
   }
   return {};
 }

@@ -134,6 +134,19 @@ std::string Metrics::render(const MetricsInput& in, std::string_view version) co
     for (const auto& e : r.failing)
       w.sample("havip_router_effect_failing", {{"router", r.name}, {"effect", e}}, 1);
 
+  w.family("havip_router_drained", "gauge",
+           "1 while the router is drained (havipctl drain): its track_file holds the failure "
+           "value; routers with a track_file only");
+  for (const auto& r : in.routers)
+    if (r.drained) w.sample("havip_router_drained", {{"router", r.name}}, *r.drained ? 1 : 0);
+
+  w.family("havip_router_track_failed", "gauge",
+           "1 while the router's track_file holds the failure value because its effects failed "
+           "on the primary; routers with a track_file only");
+  for (const auto& r : in.routers)
+    if (r.track_failed)
+      w.sample("havip_router_track_failed", {{"router", r.name}}, *r.track_failed ? 1 : 0);
+
   w.family("havip_transitions_total", "counter",
            "Role changes applied, by router and the role entered");
   for (const auto& [key, n] : transitions_)

@@ -45,6 +45,8 @@ struct MetricsInput {
     bool stale_vip = false;
     bool split_brain = false;
     std::vector<std::string> failing;  // effects failing now
+    // Routers with a track_file only: drained, or given away for failing effects.
+    std::optional<bool> drained, track_failed;
   };
   std::vector<Router> routers;
   std::uint64_t netlink_resyncs = 0, netlink_messages = 0, netlink_malformed = 0;

@@ -53,7 +53,7 @@ def test_status_table_and_json(netns, havipd):
 
     table = ctl(d, "status").stdout.splitlines()
     assert table[0].split() == ["ROUTER", "NAMESPACE", "ROLE", "SPEAKER", "SINCE", "REASON",
-                                "PIDS", "FAILING", "ALERT"]
+                                "PIDS", "FAILING", "TRACK", "ALERT"]
     rows = {line.split()[0]: line for line in table[1:]}
     assert set(rows) == {"r1", "r2"}
     assert rows["r1"].split()[1:3] == [a.name, "primary"]

@@ -44,9 +44,15 @@ struct Rig {
   std::size_t watchers = 0;
   std::vector<std::string> broadcast;
   std::chrono::system_clock::time_point wall{std::chrono::seconds(1'700'000'000)};
+  std::map<std::string, std::string> track_files;  // path -> content
+  TrackFiles track{[this](const std::string& path, const std::string& content) {
+                     track_files[path] = content;
+                     return tl::expected<void, std::string>();
+                   },
+                   observer};
   ControlCommands commands{
       ControlCommands::Sources{engine, pipeline, namespaces, counters, metrics,
-                               [this] { return ready; }},
+                               [this] { return ready; }, track},
       ControlCommands::Watchers{[this] { return watchers; },
                                 [this](const std::string& line) { broadcast.push_back(line); }},
       [this] { return wall; }};

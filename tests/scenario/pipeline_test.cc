@@ -310,6 +310,33 @@ TEST(Radvd, AGivenConfigFileIsUsedAsItIsAndNeverRemoved) {
   for (const auto& line : rig.take()) EXPECT_EQ(line.find("write"), std::string::npos) << line;
 }
 
+// --- health on the primary (what the track file follows: core/track.h) --------
+
+TEST(Unhealthy, RadvdWantedButNotRunningIsUnhealthyOnlyOnThePrimary) {
+  auto r = radvd_router("r1");
+  r.services = {{{"/usr/sbin/haproxy"}, Millis(5000)}};
+  Rig rig({r});
+  checked(rig);
+  const RouterEffects& fx = *rig.pipeline.router("r1");
+  rig.role("r1", U, B);
+  EXPECT_THAT(fx.unhealthy(), IsEmpty());  // nothing is wanted on a backup
+  rig.role("r1", B, P);
+  EXPECT_THAT(fx.unhealthy(), IsEmpty());  // radvd and haproxy run
+  rig.launcher.exit("r1", "radvd", {1, 0});
+  EXPECT_THAT(fx.unhealthy(), ElementsAre("radvd"));  // in its restart backoff
+  rig.launcher.exit("r1", "service haproxy", {1, 0});
+  EXPECT_THAT(fx.unhealthy(), ElementsAre("radvd", "service haproxy"));
+  rig.at(1000);  // both restarted
+  EXPECT_THAT(fx.unhealthy(), IsEmpty());
+}
+
+TEST(Unhealthy, AFailingSysctlIsUnhealthy) {
+  Rig rig({gateway_router("r1")});
+  rig.sysctls.fail("net/ipv6/conf/qg-r1/forwarding", true);
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.pipeline.router("r1")->unhealthy(), ElementsAre("sysctls"));
+}
+
 // --- services ----------------------------------------------------------------
 
 TEST(Services, RunWhilePrimaryStoppedWithTermThenKill) {

@@ -59,7 +59,7 @@ ctl::Status big_status() {
     r.children = {{"radvd", 4'000'000, "running"},
                   {"service haproxy-" + std::string(48, 's'), 4'000'001, "running"},
                   {"service keepalived-" + std::string(48, 's'), std::nullopt, "backoff"}};
-    r.failing = {"state_file", "sysctls", "radvd"};
+    r.failing = {"state_file", "sysctls", "radvd", "track_file"};
     r.transitions = 18'446'744'073'709'551'615ULL;
     r.speaker = "unknown";
     r.speaker_pid = 4'000'000;
@@ -68,6 +68,15 @@ ctl::Status big_status() {
               " held although keepalived (pid 4000000) exited; no other host advertises as "
               "master, so it is kept";
     r.peer = "fd00:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    // The longest track reason: every effect that can fail, and the longest grace.
+    r.track = "failed";
+    r.track_value = -2'147'483'647;
+    r.track_effects = {"sysctls", "radvd", "service haproxy-" + std::string(48, 's'),
+                       "service keepalived-" + std::string(48, 's')};
+    r.track_reason = "sysctls, radvd, service haproxy-" + std::string(48, 's') +
+                     ", service keepalived-" + std::string(48, 's') +
+                     " failing for 3599.999 s on the primary";
+    r.drained = true;
     s.routers.push_back(std::move(r));
   }
   return s;
@@ -84,7 +93,8 @@ std::string big_metrics() {
     r.role = Role::primary;
     r.role_since = 1.8e9;
     r.speaker_up = true;
-    r.failing = {"state_file", "sysctls", "radvd"};  // all that can be failing now
+    r.failing = {"state_file", "sysctls", "radvd", "track_file"};  // all that can be failing now
+    r.drained = r.track_failed = true;
     in.routers.push_back(std::move(r));
     for (Role role : {Role::primary, Role::backup, Role::fault, Role::unknown})
       m.transition(RoleChange{name, Role::unknown, role, "", "", ""});
@@ -100,7 +110,7 @@ std::string big_metrics() {
 }
 
 // Two thirds of the limit at most: room for what this worst case does not
-// foresee (metrics: 70 MB, since the keepalived gauges and the fault role).
+// foresee (metrics: 73 MB, since the keepalived gauges, the fault role and the track gauges).
 void expect_fits(std::string_view what, std::size_t size) {
   std::printf("%s for %zu routers: %zu bytes\n", std::string(what).c_str(), kRouters, size);
   EXPECT_LE(size * 3, ctl::kMaxAnswer * 2) << what;

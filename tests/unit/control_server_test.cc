@@ -44,14 +44,19 @@ class ControlServerTest : public ::testing::Test {
     server_.reset();
     server_ = std::make_unique<ControlServer>(
         loop_,
-        ControlServer::Handlers{
-            [this] {
-              json j{{"answer", ++status_calls_}};
-              if (!padding_.empty()) j["padding"] = padding_;
-              return j;
-            },
-            [] { return std::string("m 1\n"); },
-            [] { return json{{"ok", true}, {"routers", 0}}; }},
+        ControlServer::Handlers{[this] {
+                                  json j{{"answer", ++status_calls_}};
+                                  if (!padding_.empty()) j["padding"] = padding_;
+                                  return j;
+                                },
+                                [] { return std::string("m 1\n"); },
+                                [] {
+                                  return json{{"ok", true}, {"routers", 0}};
+                                },
+                                [this](bool on, const std::vector<std::string>& routers) {
+                                  drains_.push_back({on, routers});
+                                  return json{{"ok", true}, {"routers", routers}};
+                                }},
         timeouts);
     auto ok = server_->listen(path_, "");
     ASSERT_TRUE(ok) << ok.error();
@@ -171,6 +176,7 @@ class ControlServerTest : public ::testing::Test {
   sd_event* loop_ = nullptr;
   std::unique_ptr<ControlServer> server_;
   int status_calls_ = 0;
+  std::vector<std::pair<bool, std::vector<std::string>>> drains_;
   std::string padding_;  // makes the status answer as large as wanted
 };
 
@@ -262,6 +268,21 @@ TEST_F(ControlServerTest, ReloadIsAllowedForOurOwnUser) {
   write_all(fd.get(), "{\"command\":\"reload\"}\n");
   spin();
   EXPECT_EQ(read_now(fd.get()), "{\"ok\":true,\"routers\":0}\n");
+}
+
+TEST_F(ControlServerTest, DrainAndUndrainReachTheirHandlerWithTheRouters) {
+  auto fd = connect();
+  write_all(fd.get(), "{\"command\":\"drain\",\"routers\":[\"r1\",\"r2\"]}\n");
+  spin();
+  EXPECT_EQ(read_now(fd.get()), "{\"ok\":true,\"routers\":[\"r1\",\"r2\"]}\n");
+  write_all(fd.get(), "{\"command\":\"undrain\"}\n");
+  spin();
+  EXPECT_EQ(read_now(fd.get()), "{\"ok\":true,\"routers\":[]}\n");
+  ASSERT_EQ(drains_.size(), 2u);
+  EXPECT_TRUE(drains_[0].first);
+  EXPECT_EQ(drains_[0].second, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_FALSE(drains_[1].first);
+  EXPECT_TRUE(drains_[1].second.empty());
 }
 
 TEST_F(ControlServerTest, TooManyClientsAreTurnedAway) {

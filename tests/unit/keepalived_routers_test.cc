@@ -283,6 +283,35 @@ namespace = "b"
   EXPECT_EQ(r->routers[1].netns, "b");
 }
 
+TEST(KeepalivedRouters, TheTrackFileInTrackDirIsHavipds) {
+  auto config = config_of(
+      "[keepalived]\ntrack_dir = \"/var/lib/havip/track\"\n[daemon]\ntrack_grace_ms = 500\n"
+      "[[router]]\nname = \"VI_3\"\ntrack_file = \"/run/own\"\n");
+  auto conf = conf_of({instance("VI_1", "eth0", 1, {{prefix("10.0.0.1/24"), ""}}),
+                       instance("VI_2", "eth0", 2, {{prefix("10.0.2.1/24"), ""}}),
+                       instance("VI_3", "eth0", 3, {{prefix("10.0.3.1/24"), ""}})});
+  conf.track_files["other"] = {"other", "/etc/keepalived/flag", 1, false};
+  conf.track_files["havip_1"] = {"havip_1", "/var/lib/havip/track/VI_1", 0, false};
+  conf.track_files["deeper"] = {"deeper", "/var/lib/havip/track/sub/VI_2", 0, false};
+  conf.track_files["havip_3"] = {"havip_3", "/var/lib/havip/track/VI_3", 0, false};
+  conf.instances[0].track_files = {{"other", std::nullopt}, {"havip_1", 0}};
+  conf.instances[1].track_files = {{"deeper", 0}};
+  conf.instances[2].track_files = {{"havip_3", 0}};
+  auto r = routers_of(config, conf);
+  ASSERT_TRUE(r) << r.error().front();
+  EXPECT_EQ(r->routers[0].track_file, "/var/lib/havip/track/VI_1");
+  EXPECT_EQ(r->routers[0].track_grace, Millis(500));
+  EXPECT_EQ(r->routers[1].track_file, "") << "not in track_dir itself";
+  EXPECT_EQ(r->routers[2].track_file, "/run/own") << "the attached router's own";
+
+  conf.instances[1].track_files = {{"havip_1", 0}};
+  r = routers_of(config, conf);
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().front(),
+              HasSubstr("vrrp_instance VI_2: its track_file /var/lib/havip/track/VI_1 is router "
+                        "VI_1's as well"));
+}
+
 TEST(KeepalivedRouters, AnUnchangedInstanceGivesAnEqualRouter) {
   // Reload and live changes leave a router alone when it compares equal.
   auto config = config_of("[keepalived]\n");

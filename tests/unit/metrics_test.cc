@@ -53,6 +53,20 @@ TEST(Metrics, RoleIsOneHotPerRouter) {
   EXPECT_THAT(text, HasSubstr("havip_namespaces_watched 2\n"));
 }
 
+TEST(Metrics, DrainedAndTrackFailedOnlyForRoutersWithATrackFile) {
+  Metrics m;
+  MetricsInput in = two_routers();
+  in.routers[0].drained = true;
+  in.routers[0].track_failed = false;
+  std::string text = m.render(in, "v");
+  EXPECT_THAT(text, HasSubstr("# TYPE havip_router_drained gauge\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE havip_router_track_failed gauge\n"));
+  EXPECT_THAT(text, HasSubstr("havip_router_drained{router=\"edge1\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("havip_router_track_failed{router=\"edge1\"} 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("havip_router_drained{router=\"edge2\"}")));
+  EXPECT_THAT(text, Not(HasSubstr("havip_router_track_failed{router=\"edge2\"}")));
+}
+
 TEST(Metrics, CountersByRouter) {
   Metrics m;
   m.transition(RoleChange{"edge1", Role::unknown, Role::primary, "", "", ""});

@@ -9,6 +9,7 @@ namespace havip::ctl {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::ordered_json;
 
 WallTime at(long long unix_ms) {
@@ -16,7 +17,8 @@ WallTime at(long long unix_ms) {
 }
 
 TEST(Protocol, ParsesEachCommand) {
-  for (auto c : {Command::status, Command::watch, Command::reload, Command::metrics}) {
+  for (auto c : {Command::status, Command::watch, Command::reload, Command::metrics, Command::drain,
+                 Command::undrain}) {
     std::string line = request_line(c);
     ASSERT_EQ(line.back(), '\n');
     line.pop_back();
@@ -25,6 +27,24 @@ TEST(Protocol, ParsesEachCommand) {
     EXPECT_EQ(r->command, c);
   }
   EXPECT_TRUE(parse_request(R"({"command": "status", "extra": [1, 2]})"));
+}
+
+TEST(Protocol, DrainAndUndrainCarryTheirRouters) {
+  std::string line = request_line(Command::drain, {"r1", "r2"});
+  EXPECT_EQ(line, "{\"command\":\"drain\",\"routers\":[\"r1\",\"r2\"]}\n");
+  line.pop_back();
+  auto r = parse_request(line);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->command, Command::drain);
+  EXPECT_EQ(r->routers, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(request_line(Command::undrain), "{\"command\":\"undrain\"}\n");
+  EXPECT_TRUE(parse_request(R"({"command": "undrain"})")->routers.empty());
+  EXPECT_EQ(parse_request(R"({"command": "drain", "routers": "r1"})").error(),
+            "\"routers\" must be an array of router names");
+  EXPECT_EQ(parse_request(R"({"command": "drain", "routers": ["r1", 2]})").error(),
+            "\"routers\" must be an array of router names");
+  EXPECT_EQ(parse_request(R"({"command": "status", "routers": []})").error(),
+            "\"routers\" is only for drain and undrain, not status");
 }
 
 TEST(Protocol, RejectsBadRequestsWithAReason) {
@@ -88,6 +108,14 @@ Status sample_status() {
   b.name = "edge2";
   b.role = Role::backup;
   b.pending_s = 1.5;
+  a.track = "failed";
+  a.track_value = -254;
+  a.track_reason = "radvd failing for 10 s on the primary";
+  a.track_effects = {"radvd"};
+  b.track = "drained";
+  b.track_value = -254;
+  b.track_reason = "drained";
+  b.drained = true;
   s.routers = {a, b};
   return s;
 }
@@ -106,17 +134,26 @@ TEST(Protocol, StatusObject) {
   EXPECT_EQ(r["transitions"], 3);
   EXPECT_TRUE(j["routers"][1]["since"].is_null());
   EXPECT_EQ(j["routers"][1]["pending_s"], 1.5);
+  EXPECT_EQ(r["track"], json::parse(R"({"state": "failed", "value": -254, "reason": )"
+                                    R"("radvd failing for 10 s on the primary", )"
+                                    R"("effects": ["radvd"]})"));
+  EXPECT_EQ(r["drained"], false);
+  EXPECT_EQ(j["routers"][1]["track"]["state"], "drained");
+  EXPECT_EQ(j["routers"][1]["drained"], true);
+  Status none = sample_status();
+  none.routers[0].track.clear();
+  EXPECT_TRUE(status_json(none)["routers"][0]["track"].is_null());  // no track_file
 }
 
 TEST(Protocol, StatusTable) {
   std::string table = status_table(status_json(sample_status()), at(1795253945123 + 192000));
   EXPECT_EQ(table,
             "ROUTER  NAMESPACE  ROLE                      SPEAKER  SINCE      REASON  PIDS"
-            "                        FAILING  ALERT\n"
+            "                        FAILING  TRACK           ALERT\n"
             "edge1   ns1        primary                   unknown  3m12s ago  vip up  radvd=1234 "
-            "haproxy=backoff  sysctls  -\n"
+            "haproxy=backoff  sysctls  failed (radvd)  -\n"
             "edge2   (host)     backup (primary in 1.5s)  unknown  -                  -"
-            "                           -        -\n");
+            "                           -        drained         -\n");
 }
 
 TEST(Protocol, SpeakerAndAlerts) {
@@ -141,6 +178,22 @@ TEST(Protocol, SpeakerAndAlerts) {
   EXPECT_THAT(table, HasSubstr("stale-vip\n"));
   EXPECT_THAT(table, HasSubstr("pid 4321"));
   EXPECT_THAT(table, HasSubstr("split-brain\n"));
+}
+
+TEST(Protocol, SyncGroupColumnOnlyWhenARouterIsInOne) {
+  Status s = sample_status();
+  s.routers[1].sync_group = "G1";
+  s.routers[1].source = "/etc/keepalived/keepalived.conf:12";
+  json j = status_json(s);
+  EXPECT_TRUE(j["routers"][0]["sync_group"].is_null());
+  EXPECT_TRUE(j["routers"][0]["source"].is_null());
+  EXPECT_EQ(j["routers"][1]["sync_group"], "G1");
+  EXPECT_EQ(j["routers"][1]["source"], "/etc/keepalived/keepalived.conf:12");
+  std::string table = status_table(j, at(0));
+  EXPECT_THAT(table, HasSubstr("ALERT  GROUP\n"));
+  EXPECT_THAT(table, HasSubstr("-      -\n"));
+  EXPECT_THAT(table, HasSubstr("-      G1\n"));
+  EXPECT_THAT(status_table(status_json(sample_status()), at(0)), Not(HasSubstr("GROUP")));
 }
 
 TEST(Protocol, StatusTableToleratesMissingFields) {
