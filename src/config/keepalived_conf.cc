@@ -723,9 +723,9 @@ class Parser {
       auto prio = arg() ? parse_int(*arg(), 1, 255) : std::nullopt;
       if (!prio) return at(st.where, "priority must be 1..255");
       in.priority = *prio;
-    } else if (key == "vrrp_version") {
+    } else if (key == "version") {  // `vrrp_version` is global_defs' (keepalived ignores it here)
       auto v = arg() ? parse_int(*arg(), 2, 3) : std::nullopt;
-      if (!v) return at(st.where, "vrrp_version must be 2 or 3");
+      if (!v) return at(st.where, "version must be 2 or 3");
       in.version = *v;
       own_version_.back() = true;
     } else if (key == "advert_int") {
@@ -873,6 +873,7 @@ class Parser {
     if (use_vmac_ && in.vmac_interface.empty())
       in.vmac_interface = "vrrp." + std::to_string(in.vrid);
     in.ipv6 = native_ipv6_ || (!in.vips.empty() && in.vips[0].prefix.family == AF_INET6);
+    if (in.ipv6) in.version = 3;  // keepalived: "IPv6 instances will always use version 3"
     use_vmac_ = native_ipv6_ = false;
     return std::nullopt;
   }
@@ -881,7 +882,7 @@ class Parser {
   Error finish() {
     auto& instances = conf_.instances;
     for (std::size_t i = 0; i < instances.size(); ++i)
-      if (!own_version_[i]) instances[i].version = global_version_;
+      if (!own_version_[i] && !instances[i].ipv6) instances[i].version = global_version_;
     for (std::size_t j = 0; j < instances.size(); ++j)
       for (std::size_t i = 0; i < j; ++i)
         if (conflict(instances[i], instances[j]))

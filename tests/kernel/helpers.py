@@ -138,7 +138,10 @@ class Havipd:
 
     def start(self, *args, wait_ready=True, timeout=10.0, wrapper=(), umask=None):
         """Starts havipd (argv prefixed by `wrapper`, e.g. `ip netns exec NS`,
-        which execs, so the PID stays havipd's) and waits for READY=1."""
+        which execs, so the PID stays havipd's) and waits for READY=1. A start after a
+        stop() waits for this start's READY=1 (the last run's notifications are dropped)."""
+        self._closing.clear()
+        self.notifications = []
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(self.notify_path))
         self._sock.settimeout(0.05)

@@ -181,7 +181,7 @@ std::string error_of(const std::string& text) {
 }
 
 TEST(KeepalivedConf, VrrpSettings) {
-  auto r = parse(instance("    priority 150\n    advert_int 0.5\n    vrrp_version 3\n"));
+  auto r = parse(instance("    priority 150\n    advert_int 0.5\n    version 3\n"));
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->priority, 150);
   EXPECT_EQ(r->advert_interval, Millis(500));
@@ -191,8 +191,8 @@ TEST(KeepalivedConf, VrrpSettings) {
   EXPECT_EQ(error_of(instance("    advert_int 256\n")),
             "keepalived.conf:8: advert_int must be seconds from 0.01 to 255");
   EXPECT_EQ(error_of(instance("    priority 0\n")), "keepalived.conf:8: priority must be 1..255");
-  EXPECT_EQ(error_of(instance("    vrrp_version 1\n")),
-            "keepalived.conf:8: vrrp_version must be 2 or 3");
+  EXPECT_EQ(error_of(instance("    version 1\n")),
+            "keepalived.conf:8: version must be 2 or 3");
 }
 
 TEST(KeepalivedConf, MinimalInstance) {

@@ -352,7 +352,7 @@ TEST(KeepalivedInstances, Ipv6UnicastVmacTrackFiles) {
       " unicast_src_ip fd00::2\n unicast_peer {\n  fd00::3 min_ttl 250 max_ttl 255\n  fd00::4\n }\n"
       " track_file {\n  havip_a weight 10 reverse\n  old_name\n }\n}\n"
       "vrrp_instance N6 {\n interface eth1\n use_vmac vmac6 02:00:5e:00:01:0c\n"
-      " virtual_router_id 12\n native_ipv6\n vrrp_version 2\n}\n"
+      " virtual_router_id 12\n native_ipv6\n version 2\n}\n"
       "vrrp_instance V4 {\n interface eth1\n use_vmac 02:00:5e:00:01:0d\n"
       " virtual_router_id 12\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n");
   ASSERT_TRUE(c) << c.error();
@@ -360,7 +360,7 @@ TEST(KeepalivedInstances, Ipv6UnicastVmacTrackFiles) {
             "V6 if=eth1 vmac=vrrp.12 vrid=12 prio=0 v3 advert=500ms BACKUP nopreempt ipv6 "
             "vip=fd00::1/64 vip=fe80::1/128 src=fd00::2/128 peer=fd00::3/128 peer=fd00::4/128 "
             "track=havip_a/10 track=old_name\n"
-            "N6 if=eth1 vmac=vmac6 vrid=12 prio=0 v2 ipv6\n"
+            "N6 if=eth1 vmac=vmac6 vrid=12 prio=0 v3 ipv6\n"
             "V4 if=eth1 vmac=vrrp.12 vrid=12 prio=0 v3 ipv4 vip=10.0.0.1/24\n");
   EXPECT_EQ(c->instances[0].vip_interface(), "vrrp.12");
   ASSERT_EQ(c->track_files.size(), 2u);
