@@ -1,7 +1,4 @@
 // The configuration file: what is accepted, and the precise error for what is not.
-#include "config/config_parse.h"
-#include "daemon/config_file.h"
-
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +8,10 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+
+#include "config/config_parse.h"
+#include "config_test_util.h"
+#include "daemon/config_file.h"
 
 namespace havip {
 
@@ -26,44 +27,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-constexpr const char* kFile = "test.toml";
-
-// Tests write their TOML as R"( on its own line; dropping that first newline
-// makes line 1 the first line you read, so line numbers match the text.
-std::string_view toml_text(std::string_view text) {
-  if (text.starts_with('\n')) text.remove_prefix(1);
-  return text;
-}
-
-std::string describe(const std::vector<ConfigError>& errors) {
-  std::string out;
-  for (const auto& e : errors) out += e.to_string() + "\n";
-  return out;
-}
-
-Config config_of(std::string_view text) {
-  auto result = parse_config(toml_text(text), kFile);
-  if (!result) {
-    ADD_FAILURE() << "unexpected errors:\n" << describe(result.error());
-    return {};
-  }
-  return *result;
-}
-
-std::vector<ConfigError> errors_of(std::string_view text) {
-  auto result = parse_config(toml_text(text), kFile);
-  if (result) {
-    ADD_FAILURE() << "expected errors, but the config was accepted";
-    return {};
-  }
-  return result.error();
-}
-
-auto IsError(int line, const std::string& key, const std::string& message_part) {
-  return AllOf(Field("file", &ConfigError::file, kFile), Field("line", &ConfigError::line, line),
-               Field("key", &ConfigError::key, key),
-               Field("message", &ConfigError::message, HasSubstr(message_part)));
-}
+using namespace config_test;  // NOLINT: the helpers every test here uses
 
 IpPrefix prefix(const char* text) { return IpPrefix::parse(text).value(); }
 

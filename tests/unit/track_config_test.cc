@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config_parse.h"
+#include "config_test_util.h"
 
 namespace havip {
 namespace {
@@ -13,37 +14,7 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 
-const std::string kFile = "havip.toml";
-
-std::string_view text_of(std::string_view text) {
-  if (text.starts_with('\n')) text.remove_prefix(1);
-  return text;
-}
-
-Config config_of(std::string_view text) {
-  auto result = parse_config(text_of(text), kFile);
-  if (!result) {
-    std::string all;
-    for (const auto& e : result.error()) all += e.to_string() + "\n";
-    ADD_FAILURE() << "unexpected errors:\n" << all;
-    return {};
-  }
-  return *result;
-}
-
-std::vector<ConfigError> errors_of(std::string_view text) {
-  auto result = parse_config(text_of(text), kFile);
-  if (result) {
-    ADD_FAILURE() << "expected errors, but the config was accepted";
-    return {};
-  }
-  return result.error();
-}
-
-auto IsError(int line, const std::string& key, const std::string& message_part) {
-  return AllOf(Field("line", &ConfigError::line, line), Field("key", &ConfigError::key, key),
-               Field("message", &ConfigError::message, HasSubstr(message_part)));
-}
+using namespace config_test;  // NOLINT: config_of, errors_of, IsError
 
 TEST(TrackConfig, DefaultsWithoutATrackFile) {
   Config c = config_of(R"(
