@@ -58,6 +58,10 @@ struct StateWriter::Shared {
   bool stopping = false;
   std::unique_ptr<StateFiles> files;
   std::unique_ptr<StateFiles> next_files;  // replace(): taken once no write is in progress
+  // A thread is syncing the old files before the swap (with the lock
+  // released): the others leave the swap to it. Two threads swapping at
+  // once freed the new files under a write (ASan, StateWriter unit test).
+  bool swapping = false;
   UniqueFd event;
 
   Shared() { ::sem_init(&wake, 0, 0); }
@@ -115,11 +119,13 @@ struct StateWriter::Shared {
       std::unique_lock lock(mutex);
       for (;;) {  // every write that may start, then wait again
         if (stopping) return;
-        if (next_files && writing.empty()) {
+        if (next_files && writing.empty() && !swapping) {
+          swapping = true;
           lock.unlock();
           files->sync();
           lock.lock();
-          files = std::move(next_files);
+          swapping = false;
+          files = std::move(next_files);  // the newest, if replace() came again meanwhile
           wake_writers(kMaxThreads);  // the writes held back by the swap
           continue;
         }
