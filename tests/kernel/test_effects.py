@@ -60,9 +60,12 @@ def radvd_pids(run_dir, name="r1"):
     return find_processes("--pidfile", run_dir / name / "radvd.pid")
 
 
-def radvd_main(d, run_dir, name="r1"):
-    """The radvd that havipd started (its direct child), or None."""
-    mains = [p for p in radvd_pids(run_dir, name) if parent_pid(p) == d.pid]
+def radvd_main(d, run_dir, name="r1", exclude=()):
+    """The radvd that havipd started (its direct child), or None. `exclude`: processes of
+    an earlier radvd: once that one is killed, its privsep child is reparented to havipd
+    (a subreaper) for the moment until havipd ends it, and would look like a new radvd."""
+    mains = [p for p in radvd_pids(run_dir, name)
+             if parent_pid(p) == d.pid and p not in exclude]
     assert len(mains) <= 1, f"more than one radvd for {name}: {mains}\n" + d.log_text()
     return mains[0] if mains else None
 
@@ -256,9 +259,10 @@ def test_killed_radvd_is_respawned(netns, havipd, workdir):
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() == str(first), timeout=5,
              what=lambda: f"radvd's pid file with {first}\n" + d.log_text())
 
+    before = set(radvd_pids(run_dir))  # the first radvd and its privsep child
     os.kill(first, signal.SIGKILL)  # a process havipd started, by PID
     killed = time.monotonic()
-    second = wait_for(lambda: (p := radvd_main(d, run_dir)) not in (None, first) and p,
+    second = wait_for(lambda: radvd_main(d, run_dir, exclude=before),
                       timeout=1.5, what=lambda: "a new radvd\n" + d.log_text())
     assert time.monotonic() - killed < 1.5
     assert netns_inode_of(second) == ns.inode()
