@@ -1,6 +1,6 @@
 # Sourced by scripts/demo and scripts/check: installs Debian packages that are
 # missing. Everything havip needs is in Debian 12 (and Fedora/EL).
-HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libsystemd-dev
+HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libnl-route-3-dev libsystemd-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libexpected-dev libcurl4-openssl-dev)
 # prometheus: its promtool checks and tests the Prometheus rules

@@ -36,6 +36,8 @@ constexpr std::int64_t kMaxStopTimeoutMs = 600'000;
 constexpr std::int64_t kMaxHookTimeoutMs = 3'600'000;
 constexpr std::size_t kMaxRdnss = 3;  // Neutron's limit
 constexpr std::int64_t kMaxTrackGraceMs = 3'600'000;
+// The audit: at least a second between two comparisons of a router (0: none).
+constexpr std::int64_t kMaxAuditMs = 3'600'000;
 constexpr std::int64_t kMaxTrackFailureTimeoutMs = 86'400'000;  // a day
 // keepalived reads the file with strtol() into an int.
 constexpr std::int64_t kMaxTrackValue = 2'147'483'647;
@@ -65,7 +67,9 @@ constexpr std::string_view kDaemonKeys[] = {"state_dir",
                                             "track_speaker",
                                             "track_grace_ms",
                                             "track_failure_timeout_ms",
-                                            "track_failure_value"};
+                                            "track_failure_value",
+                                            "audit_interval_ms",
+                                            "audit_grace_ms"};
 constexpr std::string_view kRouterKeys[] = {"name",
                                             "namespace",
                                             "interface",
@@ -618,6 +622,13 @@ DaemonConfig parse_daemon(TableReader& top) {
   if (auto v = r->boolean("observe_vrrp")) d.observe_vrrp = *v;
   if (auto v = r->boolean("track_speaker")) d.track_speaker = *v;
   parse_track_settings(*r, d.track_grace, d.track_failure_timeout, d.track_failure_value);
+  if (auto v = r->millis("audit_interval_ms", 0, kMaxAuditMs)) {
+    if (v->count() > 0 && v->count() < 1000)
+      r->bad("audit_interval_ms", "expected 0 (no audit) or 1000 to 3600000");
+    else
+      d.audit_interval = *v;
+  }
+  if (auto v = r->millis("audit_grace_ms", 0, kMaxAuditMs)) d.audit_grace = *v;
   return d;
 }
 

@@ -780,6 +780,15 @@ class Parser {
     return std::nullopt;
   }
 
+  static int table_number(const std::string& word) {
+    if (word == "main") return 254;
+    if (word == "local") return 255;
+    if (word == "default") return 253;
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), n);
+    return ec == std::errc() && end == word.data() + word.size() ? static_cast<int>(n) : -1;
+  }
+
   // `[TYPE] [src ADDR] [to] DEST [via|gw [inet|inet6] NEXTHOP] [dev DEV] …`
   // in virtual_routes. DEST may be `default` (the family follows the nexthop),
   // `default6`, `any`, `all` or an address with or without /LEN.
@@ -812,6 +821,7 @@ class Parser {
         if (i + 1 == w.size() || w[i + 1].empty()) return at(st.where, w[i] + " needs a value");
         ++i;
         if (w[i - 1] == "dev" || w[i - 1] == "oif") r.devs.push_back(w[i]);
+        if (w[i - 1] == "table") r.table = table_number(w[i]);
       }
     }
     if (!r.devs.empty()) r.dev = r.devs.front();
@@ -947,6 +957,25 @@ class Parser {
 tl::expected<Conf, std::string> parse(std::string_view text, const std::string& file,
                                       const Io& io) {
   return Parser(io).run(text, file);
+}
+
+}  // namespace havip::keepalived
+
+namespace havip::keepalived {
+
+std::optional<HeldRoute> held_route(const Route& r) {
+  if (r.table < 0) return std::nullopt;
+  HeldRoute h;
+  if (r.destination) {
+    h.destination = *r.destination;
+  } else {  // default/any/all: the nexthop's family (IPv4 without one, as keepalived)
+    bool v6 = r.ipv6_default || (r.via && r.via->family == AF_INET6);
+    h.destination = *IpPrefix::parse(v6 ? "::/0" : "0.0.0.0/0");
+  }
+  h.via = r.via;
+  h.dev = r.dev;
+  h.table = r.table;
+  return h;
 }
 
 }  // namespace havip::keepalived

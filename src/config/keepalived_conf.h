@@ -18,10 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 #include <vector>
 
-#include <tl/expected.hpp>
-
+#include "core/config.h"
 #include "core/types.h"
 
 namespace havip::keepalived {
@@ -42,6 +42,8 @@ struct Route {
   std::string dev;                      // the first `dev`/`oif`; empty when absent
   // Every `dev`/`oif` in order: a multipath route (`nexthop via … dev …`) names one per hop.
   std::vector<std::string> devs;
+  // `table N` (or main/default/local); -1: a table named in rt_tables, unknown here.
+  int table = 254;
   bool operator==(const Route&) const = default;
 };
 
@@ -87,6 +89,11 @@ struct TrackFile {
   bool reverse = false;  // `weight W reverse`: the adjustment goes the other way
   bool operator==(const TrackFile&) const = default;
 };
+
+// The route as havip holds it (RouterConfig::routes): the destination of a
+// `default` taken from the nexthop's family. nullopt: in a table known only by
+// name (the audit cannot look for it).
+std::optional<HeldRoute> held_route(const Route& r);
 
 struct Conf {
   std::string net_namespace;  // global_defs net_namespace; empty: keepalived's own

@@ -112,6 +112,10 @@ void add_routers(const Config& config, const KeepalivedConfig& kc, const keepali
     for (const auto* list : {&i.vips, &i.excluded})
       for (const auto& a : *list) r.addresses.push_back(held(i, a));
     resolve_addresses(r);
+    r.audit = true;
+    r.routes.clear();
+    for (const auto& route : i.routes)
+      if (auto h = keepalived::held_route(route)) r.routes.push_back(*h);
     r.source = i.file + ":" + std::to_string(i.line);
     r.sync_group = i.sync_group;
     r.unicast_peers = i.unicast_peers;

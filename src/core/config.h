@@ -42,6 +42,11 @@ struct DaemonConfig {
   Millis track_grace{10000};            // failing this long on the primary: failure value
   Millis track_failure_timeout{60000};  // kept this long after leaving primary
   int track_failure_value = -254;       // FAULT with weight 0 and with weight 1
+  // The audit of what keepalived holds (core/audit.h), for routers read from a
+  // keepalived.conf: how often each is compared with the kernel (0: never) and
+  // how long a difference must last before it is reported.
+  Millis audit_interval{10000};
+  Millis audit_grace{10000};
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -126,6 +131,17 @@ struct HeldAddress {
   bool operator==(const HeldAddress&) const = default;
 };
 
+// A route keepalived holds for the router (an entry of virtual_routes).
+struct HeldRoute {
+  IpPrefix destination;         // 0.0.0.0/0 or ::/0 for a default route
+  std::optional<IpPrefix> via;  // the (first) nexthop, a host prefix
+  std::string dev;              // the (first) device; empty: any
+  int table = 254;              // RT_TABLE_MAIN unless `table N`
+  bool operator==(const HeldRoute&) const = default;
+  // "default via 203.0.113.1 dev qg-1" as `ip route` shows it.
+  std::string to_string() const;
+};
+
 struct RouterConfig {
   std::string name;
   std::string state_dir;  // resolved: <state_dir>/<name>/state (Neutron: <state_path>/ha_confs)
@@ -156,6 +172,12 @@ struct RouterConfig {
   // What a stale VIP's release removes: the signal VIP first, then the other
   // addresses keepalived holds for the router.
   std::vector<HeldAddress> addresses;
+  // What keepalived was told to hold, compared with the kernel by the audit
+  // (routers read from a keepalived.conf: Neutron's and [keepalived]'s):
+  // `addresses` above (virtual_ipaddress and virtual_ipaddress_excluded) and
+  // these routes (virtual_routes).
+  bool audit = false;
+  std::vector<HeldRoute> routes;
 
   // Routers from keepalived.conf ([keepalived] config): where the
   // vrrp_instance is ("FILE:LINE"), its vrrp_sync_group and unicast peers.

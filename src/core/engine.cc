@@ -124,6 +124,11 @@ const RouterConfig* Engine::router(const std::string& name) const {
   return it == by_name_.end() ? nullptr : &routers_[it->second].config;
 }
 
+const NetnsView* Engine::view(const std::string& netns) const {
+  auto it = views_.find(netns);
+  return it == views_.end() || !it->second.synced() ? nullptr : &it->second;
+}
+
 std::optional<Role> Engine::role_of(const std::string& router) const {
   auto it = by_name_.find(router);
   if (it == by_name_.end()) return std::nullopt;

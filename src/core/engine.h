@@ -69,6 +69,9 @@ class Engine {
   // The role of one router; nullopt if no such router is configured.
   std::optional<Role> role_of(const std::string& router) const;
   RoleCounts counts() const;
+  // What is known of a namespace's links and addresses; nullptr before its
+  // first dump is complete.
+  const NetnsView* view(const std::string& netns) const;
 
  private:
   // What is known of the router's keepalived and of the other hosts' adverts

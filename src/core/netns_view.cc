@@ -79,6 +79,19 @@ bool NetnsView::holds_address(const IpPrefix& address) const {
   return false;
 }
 
+bool NetnsView::on_interface(const IpPrefix& address, const std::string& ifname) const {
+  IpPrefix first = address;
+  first.length = 0;
+  for (auto it = addrs_.lower_bound(first);
+       it != addrs_.end() && it->first.family == address.family && it->first.bytes == address.bytes;
+       ++it)
+    for (const auto& entry : it->second) {
+      auto link = links_.find(entry.first);
+      if (link != links_.end() && link->second.name == ifname) return true;
+    }
+  return false;
+}
+
 std::optional<std::uint32_t> NetnsView::ifindex_of(const std::string& ifname) const {
   for (const auto& [ifindex, link] : links_)
     if (link.name == ifname) return ifindex;

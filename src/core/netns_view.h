@@ -32,6 +32,9 @@ class NetnsView {
   // Whether any interface here holds `address` (its length is ignored): an
   // advert from one of these is this host's own.
   bool holds_address(const IpPrefix& address) const;
+  // Whether the interface named `ifname` has `address`, with any length and
+  // in any state (tentative too): what the audit asks (core/audit.h).
+  bool on_interface(const IpPrefix& address, const std::string& ifname) const;
   // The interface's index, if a link of that name is known.
   std::optional<std::uint32_t> ifindex_of(const std::string& ifname) const;
   // The link's name ("" if unknown).

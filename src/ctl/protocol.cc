@@ -100,6 +100,18 @@ std::string format_time(WallTime t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", tm, ms % 1000);
 }
 
+namespace {
+
+// null for a router that is not audited, else its findings.
+json audit_json(const RouterStatus& r) {
+  if (!r.audited) return nullptr;
+  json out = json::array();
+  for (const auto& [kind, what] : r.audit) out.push_back({{"finding", kind}, {"what", what}});
+  return out;
+}
+
+}  // namespace
+
 json status_json(const Status& s) {
   json routers = json::array();
   for (const auto& r : s.routers) {
@@ -130,7 +142,8 @@ json status_json(const Status& s) {
                                                         {"effects", r.track_effects}}},
                        {"drained", r.drained},
                        {"sync_group", r.sync_group.empty() ? json(nullptr) : json(r.sync_group)},
-                       {"source", r.source.empty() ? json(nullptr) : json(r.source)}});
+                       {"source", r.source.empty() ? json(nullptr) : json(r.source)},
+                       {"audit", audit_json(r)}});
   }
   return {{"version", s.version},
           {"pid", s.pid},
@@ -222,6 +235,8 @@ std::string status_table(const json& status, WallTime now) {
     };
     flag("stale_vip", "stale-vip");
     flag("split_brain", "split-brain");
+    if (auto a = r.find("audit"); a != r.end() && a->is_array() && !a->empty())
+      alert += (alert.empty() ? "" : ",") + fmt::format("audit:{}", a->size());
     rows.push_back(
         {{str(r, "name"), ns.empty() ? "(host)" : ns, role, speaker, since, str(r, "reason"),
           pids.empty() ? "-" : pids, failing.empty() ? "-" : failing, track_cell(r),

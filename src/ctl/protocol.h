@@ -17,13 +17,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
+#include <utility>
+#include <vector>
 
 #include "core/types.h"
 
@@ -86,6 +86,11 @@ struct RouterStatus {
   // Routers from keepalived.conf: its vrrp_sync_group, and "FILE:LINE".
   std::string sync_group;
   std::string source;
+  // The audit (routers from a keepalived.conf): what differs from the kernel
+  // for longer than the grace period, as (kind, what): ("missing", "route
+  // default via 203.0.113.1 dev qg-1"), ("held", "address …").
+  bool audited = false;
+  std::vector<std::pair<std::string, std::string>> audit;
 };
 
 struct Status {

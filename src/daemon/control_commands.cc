@@ -68,6 +68,11 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
       out.track_effects = v->effects;
     }
     out.drained = sources_.track.drained().contains(r.name);
+    if (const auto* found = sources_.audit ? sources_.audit->findings(r.name) : nullptr) {
+      out.audited = true;
+      for (const auto& f : *found)
+        out.audit.push_back({std::string(audit_kind_name(f.kind)), f.what});
+    }
     out.speaker = std::string(speaker_state_name(r.speaker));
     if (r.speaker == SpeakerState::alive) out.speaker_pid = r.speaker_pid;
     out.stale_vip = r.stale_vip;
@@ -100,6 +105,8 @@ std::string ControlCommands::metrics() const {
       m.drained = sources_.track.drained().contains(r.name);
       m.track_failed = v->state == TrackVerdict::State::failed;
     }
+    if (const auto* found = sources_.audit ? sources_.audit->findings(r.name) : nullptr)
+      m.audit_findings = found->size();
     in.routers.push_back(std::move(m));
   }
   const MonitorCounters& counters = sources_.counters;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/engine.h"
+#include "daemon/auditor.h"
 #include "daemon/namespaces.h"
 #include "daemon/track_files.h"
 #include "effects/observer.h"
@@ -34,6 +35,7 @@ class ControlCommands final : public Observer {
     const Metrics& metrics;
     std::function<bool()> ready;
     const TrackFiles& track;
+    const Auditor* audit = nullptr;  // the audit's findings (none: not shown)
   };
   struct Watchers {
     std::function<std::size_t()> count;

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "netlink/decode.h"
-#include "netlink/socket.h"
+#include "netlink/mnl_socket.h"
 
 namespace havip {
 

@@ -27,6 +27,7 @@
 #include "effects/state_queue.h"
 #include "log/logging.h"
 #include "netlink/address.h"
+#include "netlink/routes.h"
 #include "netns/netns.h"
 #include "netns/netns_watch.h"
 #include "netns/speaker.h"
@@ -219,6 +220,16 @@ bool Daemon::setup() {
                        : TrackFiles::WriteFn(write_track_file),
       observers_);
   load_drained();
+  auditor_ = std::make_unique<Auditor>(Auditor::Io{
+      [this](const std::string& name) { return engine_.role_of(name).value_or(Role::unknown); },
+      [this](const std::string& ns) { return engine_.view(ns); },
+      [this](const std::string& ns,
+             const NetnsView& view) -> tl::expected<std::vector<KernelRoute>, std::string> {
+        int fd = ns.empty() ? home_ns_.get() : namespaces_->ns_fd(ns);
+        if (fd < 0) return tl::unexpected("namespace " + ns + " is not open");
+        return netlink::read_routes(fd, home_ns_.get(),
+                                    [&](std::uint32_t i) { return view.link_name(i); });
+      }});
   control_ = std::make_unique<ControlServer>(
       loop_,
       ControlServer::Handlers{
@@ -227,7 +238,7 @@ bool Daemon::setup() {
           [this](bool on, const std::vector<std::string>& names) { return drain(on, names); }});
   commands_ = std::make_unique<ControlCommands>(
       ControlCommands::Sources{engine_, *pipeline_, *namespaces_, counters_, metrics_,
-                               [this] { return readiness_.ready(); }, *track_},
+                               [this] { return readiness_.ready(); }, *track_, auditor_.get()},
       ControlCommands::Watchers{[this] { return control_ ? control_->watchers() : 0; },
                                 [this](const std::string& line) { control_->broadcast(line); }},
       [] { return std::chrono::system_clock::now(); });
@@ -401,6 +412,7 @@ void Daemon::apply_routers() {
   for (const auto& r : routers) names.insert(r.name);
   speakers_->configure(routers, now);
   track_->configure(routers);
+  auditor_->configure(config_.daemon, routers, now);
   metrics_.keep_only(names);
   commands_->keep_only(names);
   textfile_->changed();
@@ -445,10 +457,12 @@ void Daemon::flush() {
   auto now = Clock::now();
   pipeline_->tick(now);
   if (!stop_deadline_) track_->update(track_inputs(), now);
+  if (!stop_deadline_) auditor_->tick(now);
   arm_timer(hold_down_timer_, engine_.next_deadline());
   std::optional<TimePoint> wake;
-  for (auto t : {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(),
-                 track_->deadline(), stop_deadline_})
+  for (auto t :
+       {namespaces_->deadline(), pipeline_->deadline(), speakers_->deadline(), track_->deadline(),
+        stop_deadline_ ? std::nullopt : auditor_->deadline(), stop_deadline_})
     if (t && (!wake || *t < *wake)) wake = t;
   arm_timer(retry_timer_, wake);
   bool synced = true;
@@ -504,6 +518,7 @@ nlohmann::ordered_json Daemon::drain(bool on, const std::vector<std::string>& ro
 
 void Daemon::apply(const RoleChange& c) {
   pipeline_->apply(c, Clock::now());
+  auditor_->role_changed(c.router, Clock::now());
   // The effects that do not wait for the disk are done: the state file
   // handed to the writer, sysctls set, radvd started or killed.
   if (batch_start_) metrics_.latency(Clock::now() - *batch_start_);

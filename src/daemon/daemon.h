@@ -27,6 +27,7 @@
 #include "core/engine.h"
 #include "core/privileges.h"
 #include "core/unique_fd.h"
+#include "daemon/auditor.h"
 #include "daemon/control_commands.h"
 #include "daemon/control_server.h"
 #include "daemon/instance_lock.h"
@@ -152,6 +153,7 @@ class Daemon {
   std::unique_ptr<VrrpReaders> vrrp_;
   std::unique_ptr<Speakers> speakers_;
   std::unique_ptr<TrackFiles> track_;
+  std::unique_ptr<Auditor> auditor_;
   std::set<std::string> collisions_;  // Neutron routers shadowed by configured ones (warned)
   Readiness readiness_;
   std::unique_ptr<ControlServer> control_;

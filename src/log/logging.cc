@@ -102,6 +102,8 @@ std::string_view message_id(Kind kind) {
       return "970efaaf4213437284fb3b9aa0b5d73b";
     case Kind::track:
       return "8fd313197f56410d9558f7b386271552";
+    case Kind::audit:
+      return "18ce128c1aef466ab860e02f26d8ba48";
   }
   return {};
 }

@@ -44,6 +44,7 @@ enum class Kind {
   split_brain,     // another host advertises as master while this one is (or no longer)
   release,         // a stale VIP's addresses were removed (on_stale_vip = "release")
   track,           // a router's track_file changed value (HAVIP_TRACK: ok, failed, drained)
+  audit,           // what keepalived holds differs from the kernel (HAVIP_AUDIT: missing, held, ok)
 };
 // The 128-bit MESSAGE_ID of `kind` (32 hex digits); empty for Kind::none.
 std::string_view message_id(Kind kind);

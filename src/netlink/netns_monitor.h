@@ -8,14 +8,13 @@
 #include <functional>
 #include <optional>
 #include <string>
-
 #include <tl/expected.hpp>
 
 #include "core/cstamp_clock.h"
 #include "core/events.h"
 #include "core/unique_fd.h"
 #include "netlink/decode.h"
-#include "netlink/socket.h"
+#include "netlink/mnl_socket.h"
 
 struct sd_event;
 struct sd_event_source;

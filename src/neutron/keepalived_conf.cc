@@ -113,6 +113,8 @@ tl::expected<NeutronHaRouter, std::string> parse_neutron_keepalived_conf(std::st
                                      [](const keepalived::Route& x) { return x.ipv6_default; });
   for (const auto& a : in.excluded)
     r.excluded.emplace_back(a.prefix, a.dev.empty() ? in.interface : a.dev);
+  for (const auto& route : in.routes)
+    if (auto h = keepalived::held_route(route)) r.routes.push_back(*h);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/config.h"
 #include "core/types.h"
 
 namespace havip {
@@ -35,6 +36,8 @@ struct NeutronHaRouter {
   // qr-/qg- IPv6 link-locals. An entry without `dev` gets ha_interface, as in
   // keepalived.
   std::vector<std::pair<IpPrefix, std::string>> excluded;
+  // virtual_routes, as the audit looks for them.
+  std::vector<HeldRoute> routes;
 
   bool operator==(const NeutronHaRouter&) const = default;
 };

@@ -66,6 +66,8 @@ RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const 
   r.speaker_pid_file = neutron_vrrp_pid_file(ha_confs_dir(n), id);
   for (const auto& [prefix, dev] : ha.excluded) r.addresses.push_back(HeldAddress{prefix, dev});
   resolve_addresses(r);
+  r.audit = true;
+  r.routes = ha.routes;
   if (!n.manage_ipv6) return r;
   r.gateway_interface = ha.gateway_interface;
   r.ipv6_gateway = ha.ipv6_default_route && !ha.gateway_interface.empty();

@@ -147,6 +147,15 @@ std::string Metrics::render(const MetricsInput& in, std::string_view version) co
     if (r.track_failed)
       w.sample("havip_router_track_failed", {{"router", r.name}}, *r.track_failed ? 1 : 0);
 
+  w.family("havip_router_audit_findings", "gauge",
+           "Differences between what keepalived was told to hold and what the kernel has, for "
+           "longer than audit_grace_ms: a primary missing an address or route, a backup still "
+           "holding one; routers read from a keepalived.conf only");
+  for (const auto& r : in.routers)
+    if (r.audit_findings)
+      w.sample("havip_router_audit_findings", {{"router", r.name}},
+               static_cast<double>(*r.audit_findings));
+
   w.family("havip_transitions_total", "counter",
            "Role changes applied, by router and the role entered");
   for (const auto& [key, n] : transitions_)

@@ -47,6 +47,8 @@ struct MetricsInput {
     std::vector<std::string> failing;  // effects failing now
     // Routers with a track_file only: drained, or given away for failing effects.
     std::optional<bool> drained, track_failed;
+    // Audited routers only (from a keepalived.conf): the findings reported now.
+    std::optional<std::size_t> audit_findings;
   };
   std::vector<Router> routers;
   std::uint64_t netlink_resyncs = 0, netlink_messages = 0, netlink_malformed = 0;

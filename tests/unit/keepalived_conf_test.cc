@@ -41,6 +41,7 @@ std::string dump(const NeutronHaRouter& r) {
     << (r.advert_interval ? std::to_string(r.advert_interval->count()) : "-") << "\n";
   for (const auto& [address, dev] : r.excluded)
     s << "excluded " << address.to_string() << " dev " << dev << "\n";
+  for (const auto& route : r.routes) s << "route " << route.to_string() << "\n";
   return s.str();
 }
 
@@ -57,8 +58,17 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+HeldRoute route(const char* destination, const char* via, std::string dev) {
+  return HeldRoute{prefix(destination), via ? std::optional(prefix(via)) : std::nullopt,
+                   std::move(dev), 254};
+}
+
+// The default route via 203.0.113.1 most samples have.
+std::vector<HeldRoute> gateway_route() { return {route("0.0.0.0/0", "203.0.113.1/32", kQg)}; }
+
 NeutronHaRouter router(int vrid, std::string gateway, bool ipv6_default,
-                       std::vector<std::pair<IpPrefix, std::string>> excluded) {
+                       std::vector<std::pair<IpPrefix, std::string>> excluded,
+                       std::vector<HeldRoute> routes = {}) {
   NeutronHaRouter r;
   r.ha_interface = kHa;
   r.signal_vip = prefix(("169.254.0." + std::to_string(vrid) + "/24").c_str());
@@ -66,6 +76,7 @@ NeutronHaRouter router(int vrid, std::string gateway, bool ipv6_default,
   r.gateway_interface = std::move(gateway);
   r.ipv6_default_route = ipv6_default;
   r.excluded = std::move(excluded);
+  r.routes = std::move(routes);
   r.priority = 50;                   // as Neutron writes every instance
   r.advert_interval = Millis(2000);  // advert_int 2 (ha_vrrp_advert_int)
   return r;
@@ -120,6 +131,12 @@ std::vector<GoldenCase> golden_cases() {
       {prefix("fe80::1:2/64"), "qr-0123456789b"},
       {prefix("192.0.2.9/32"), "ha-0123456789a"},  // no dev: the instance's interface
   };
+  hand.routes = {route("::/0", "fe80::1/128", "qg-0123456789a"),
+                 route("0.0.0.0/0", "198.51.100.1/32", "qg-0123456789a")};
+  std::vector<HeldRoute> dual_routes = {
+      route("198.51.100.1/32", nullptr, kQg), route("0.0.0.0/0", "198.51.100.1/32", kQg),
+      route("::/0", "fe80::1/128", kQg), route("10.20.0.0/16", "10.0.0.254/32", ""),
+      route("192.0.2.0/24", nullptr, kQg)};
 
   return {
       {"minimal", router(1, "", false, {})},
@@ -127,16 +144,18 @@ std::vector<GoldenCase> golden_cases() {
                               {{prefix("10.0.0.1/24"), kQr},
                                {prefix("203.0.113.10/24"), kQg},
                                {prefix("203.0.113.25/32"), kQg},
-                               {prefix("fe80::f816:3eff:fe44:5566/64"), kQr}})},
-      {"dual_stack", router(7, kQg, true, dual)},
-      {"dual_stack_track", router(7, kQg, true, dual)},
-      {"health_check", router(12, kQg, false, health)},
+                               {prefix("fe80::f816:3eff:fe44:5566/64"), kQr}},
+                              gateway_route())},
+      {"dual_stack", router(7, kQg, true, dual, dual_routes)},
+      {"dual_stack_track", router(7, kQg, true, dual, dual_routes)},
+      {"health_check", router(12, kQg, false, health, gateway_route())},
       {"internal_only", router(254, "", false, internal)},
       {"dvr_snat", router(42, kQg, false,
                           {{prefix("10.0.0.5/24"), kSg},
                            {prefix("203.0.113.10/24"), kQg},
                            {prefix("203.0.113.25/32"), kQg},
-                           {prefix("fd00:1::5/64"), kSg}})},
+                           {prefix("fd00:1::5/64"), kSg}},
+                          gateway_route())},
       {"hand_edited", hand},
   };
 }

@@ -1,4 +1,4 @@
-#include "netlink/socket.h"
+#include "netlink/mnl_socket.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -47,8 +47,7 @@ tl::expected<void, std::string> Socket::request_dump(DumpKind kind, std::uint32_
   return {};
 }
 
-tl::expected<void, std::string> Socket::request_link_up(std::uint32_t ifindex,
-                                                        std::uint32_t seq) {
+tl::expected<void, std::string> Socket::request_link_up(std::uint32_t ifindex, std::uint32_t seq) {
   alignas(nlmsghdr) char buf[256];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWLINK;

@@ -8,7 +8,6 @@
 #include <memory>
 #include <span>
 #include <string>
-
 #include <tl/expected.hpp>
 
 struct mnl_socket;
