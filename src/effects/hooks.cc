@@ -81,12 +81,16 @@ void HookQueue::done(ExitStatus status) {
   if (status.success())
     log::router(spdlog::level::info, router_, netns_, "{} finished: {}", running_->spec.what,
                 status.to_string());
+  else if (timed_out_)  // the timeout was the failure, reported and counted once
+    log::router(spdlog::level::warn, router_, netns_, "{} finished: {}", running_->spec.what,
+                status.to_string());
   else
     observer_.effect_failed(
         {router_, netns_, running_->effect,
          fmt::format("{} finished: {}", running_->spec.what, status.to_string())});
   running_.reset();
   kill_at_.reset();
+  timed_out_ = false;
   // The next hook's timeout counts from the moment it is started.
   next();
 }
@@ -98,6 +102,7 @@ void HookQueue::tick(TimePoint now) {
                                        running_->spec.what, running_->timeout)});
   launcher_.signal(pid_, SIGKILL);
   kill_at_.reset();  // done() follows when the kill is seen
+  timed_out_ = true;
 }
 
 std::optional<TimePoint> HookQueue::deadline() const { return kill_at_; }

@@ -70,6 +70,7 @@ class HookQueue {
   std::optional<Job> running_;
   ProcessId pid_ = 0;
   std::optional<TimePoint> kill_at_;
+  bool timed_out_ = false;  // the running one was killed for its timeout
   std::shared_ptr<HookQueue*> self_;
 };
 
