@@ -242,3 +242,22 @@ def test_real_conntrackd_takes_the_commands_in_the_routers_namespace(netns, havi
     finally:
         for pid in conntrackd_pids(conf):
             os.kill(pid, 9)
+
+
+def test_dry_run_says_each_command_in_turn_and_runs_none(netns, havipd, workdir):
+    ns = netns.create()
+    binary = standin(workdir)
+    conf = workdir / "conntrackd.conf"
+    d = havipd([router("r1", ns, conntrackd={"config": str(conf), "binary": str(binary),
+                                             "timeout_ms": 60000})], start=False)
+    d.start("--dry-run")
+    for o in BACKUP:  # one after the other, without waiting for the timeout
+        d.wait_log(f"r1: dry-run: would start conntrackd {o} (backup): {binary} -C {conf} {o}",
+                   timeout=3)
+    ns.add_addr(VIP)
+    for o in PRIMARY:
+        d.wait_log(f"r1: dry-run: would start conntrackd {o} (primary): {binary} -C {conf} {o}",
+                   timeout=3)
+    d.wait_log("r1: conntrackd -B (primary) finished: exit code 0")
+    assert not calls(workdir), "a dry run ran conntrackd"
+    assert not d.log_has("timed out"), d.log_text()
