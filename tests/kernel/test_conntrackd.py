@@ -6,8 +6,8 @@ the L3 agent hears of the state; failures and timeouts are logged and counted
 
 A recording stand-in plays conntrackd (fake_l3_agent.CONNTRACKD_STANDIN): it appends its
 arguments, the router's state file as it was when it ran, and its network namespace to
-conntrackd.calls beside the config it was given (-C). The last test runs Debian's real conntrackd daemon in a
-namespace and havipd's commands against it.
+conntrackd.calls beside the config it was given (-C). One test runs Debian's real
+conntrackd daemon in a namespace and havipd's commands against it; the last one, a dry run.
 """
 
 import os
@@ -108,7 +108,8 @@ def test_failures_and_timeouts_are_counted_and_hold_up_no_other_router(netns, ha
 
 # ---------------------------------------------------------------------- Neutron mode
 
-def neutron_router(netns, sp, vrid):
+def neutron_router(netns):
+    """A router id, its HA interface and its qrouter- namespace (with that interface)."""
     rid, ha = random_router_id(), ha_interface_name()
     ns = netns.create(name=f"qrouter-{rid}", veths=(ha,))
     return rid, ha, ns
@@ -118,8 +119,8 @@ def test_neutron_routers_with_a_conntrackd_conf_run_the_incumbents_commands(
         netns, havipd, workdir, l3_agent):  # noqa: F811
     sp = NeutronStatePath(workdir / "neutron")
     binary = standin(workdir)
-    with_ct = neutron_router(netns, sp, 1)
-    without = neutron_router(netns, sp, 2)
+    with_ct = neutron_router(netns)
+    without = neutron_router(netns)
     for vrid, (rid, ha, _ns) in enumerate((with_ct, without), 1):
         sp.conf_dir(rid).mkdir(parents=True, exist_ok=True)
         if rid == with_ct[0]:  # the agent writes it before keepalived.conf (ha_router.process)
