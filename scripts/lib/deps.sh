@@ -6,12 +6,15 @@ HAVIP_BUILD_DEPS=(build-essential meson ninja-build pkg-config libmnl-dev libnl-
 # prometheus: its promtool checks and tests the Prometheus rules
 # (tests/prometheus/run). Where systemd runs, installing it also starts a
 # Prometheus server (disable it with: systemctl disable --now prometheus).
+# conntrackd: the real daemon that havipd's conntrackd commands are run against
+# (tests/kernel/test_conntrackd.py; installing it starts no daemon).
 HAVIP_TEST_DEPS=(libgtest-dev libgmock-dev python3 python3-pytest iproute2 procps
-  keepalived radvd ndisc6 prometheus)
+  keepalived radvd ndisc6 prometheus conntrackd)
 # The incumbent neutron-keepalived-state-change, for the side-by-side
 # compatibility test (tests/e2e/test_neutron_compat.py); HAVIP_NO_NEUTRON=1
-# skips it (and that test).
-HAVIP_COMPAT_DEPS=(neutron-l3-agent)
+# skips it (and that test). curl: Neutron's current monitor, a dash script
+# (tests/e2e/neutron/), notifies the agent with it.
+HAVIP_COMPAT_DEPS=(neutron-l3-agent curl)
 # scripts/build-packages and tests/packaging/run: the Debian package's build
 # tools (systemd for systemd.pc), the RPM, and the checkers.
 HAVIP_PACKAGING_DEPS=(debhelper dpkg-dev fakeroot scdoc systemd rpm lintian rpmlint

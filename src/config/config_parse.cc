@@ -51,7 +51,9 @@ struct Schema {
 
 constexpr std::string_view kTopKeys[] = {"daemon", "neutron", "keepalived", "router"};
 constexpr std::string_view kKeepalivedKeys[] = {"config", "namespace", "track_dir"};
-constexpr std::string_view kNeutronKeys[] = {"state_path", "manage_ipv6", "radvd_user"};
+constexpr std::string_view kNeutronKeys[] = {"state_path",        "manage_ipv6",
+                                             "radvd_user",        "conntrackd",
+                                             "conntrackd_binary", "conntrackd_timeout_ms"};
 constexpr std::string_view kDaemonKeys[] = {"state_dir",
                                             "hold_down_ms",
                                             "netns_dir",
@@ -81,6 +83,7 @@ constexpr std::string_view kRouterKeys[] = {"name",
                                             "radvd",
                                             "service",
                                             "hook",
+                                            "conntrackd",
                                             "vrid",
                                             "vrrp_version",
                                             "advert_interval_ms",
@@ -100,6 +103,7 @@ constexpr std::string_view kRadvdInterfaceKeys[] = {
 constexpr std::string_view kRadvdPrefixKeys[] = {"prefix", "mode"};
 constexpr std::string_view kServiceKeys[] = {"command", "stop_timeout_ms"};
 constexpr std::string_view kHookKeys[] = {"command", "timeout_ms"};
+constexpr std::string_view kConntrackdKeys[] = {"config", "binary", "timeout_ms"};
 
 constexpr Schema kTopSchema{kTopKeys};
 constexpr Schema kNeutronSchema{kNeutronKeys};
@@ -112,6 +116,7 @@ constexpr Schema kRadvdInterfaceSchema{kRadvdInterfaceKeys};
 constexpr Schema kRadvdPrefixSchema{kRadvdPrefixKeys};
 constexpr Schema kServiceSchema{kServiceKeys};
 constexpr Schema kHookSchema{kHookKeys};
+constexpr Schema kConntrackdSchema{kConntrackdKeys};
 
 // A word of the file and the value it stands for.
 template <class E>
@@ -640,6 +645,9 @@ std::optional<NeutronConfig> parse_neutron(TableReader& top) {
   if (auto v = r->absolute_path("state_path")) n.state_path = *v;
   if (auto v = r->boolean("manage_ipv6")) n.manage_ipv6 = *v;
   n.radvd_user = r->checked("radvd_user", valid_user_name, kUserRule).value_or("");
+  if (auto v = r->boolean("conntrackd")) n.conntrackd = *v;
+  if (auto v = r->absolute_path("conntrackd_binary")) n.conntrackd_binary = *v;
+  if (auto v = r->millis("conntrackd_timeout_ms", 1, kMaxHookTimeoutMs)) n.conntrackd_timeout = *v;
   return n;
 }
 
@@ -805,6 +813,19 @@ HookConfig parse_hook(TableReader& r) {
   return h;
 }
 
+// conntrackd = { config = "/etc/conntrackd/conntrackd.conf" }: its commands on
+// every role (core/conntrackd.h).
+std::optional<ConntrackdConfig> parse_conntrackd(TableReader& router) {
+  auto r = router.sub("conntrackd");
+  if (!r) return std::nullopt;
+  r->reject_unknown(kConntrackdSchema);
+  ConntrackdConfig c;
+  if (r->require("config")) c.config = r->absolute_path("config").value_or("");
+  if (auto v = r->absolute_path("binary")) c.binary = *v;
+  if (auto v = r->millis("timeout_ms", 1, kMaxHookTimeoutMs)) c.timeout = *v;
+  return c;
+}
+
 // The keys a [[router]] that attaches to a vrrp_instance may not give: they
 // come from keepalived.conf.
 constexpr std::string_view kFromKeepalived[] = {"namespace",          "vrid",     "vrrp_version",
@@ -847,6 +868,7 @@ void parse_effects(TableReader& r, RouterConfig& c) {
   c.radvd = parse_radvd(r);
   c.services = r.tables("service", "[[router.service]]", parse_service);
   c.hooks = r.tables("hook", "[[router.hook]]", parse_hook);
+  c.conntrackd = parse_conntrackd(r);
 }
 
 // "ADDR/LEN" or "ADDR/LEN dev IFNAME", as keepalived's virtual_ipaddress.

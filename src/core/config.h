@@ -110,6 +110,17 @@ struct HookConfig {
   bool operator==(const HookConfig&) const = default;
 };
 
+// conntrackd's cache commands on every role a router takes, the initial one
+// included (Neutron's --enable_conntrackd, docs/NEUTRON.md "conntrackd"): the
+// commands of core/conntrackd.h, run like hooks (in order, in the router's
+// namespace, no shell), before the L3 agent's notification.
+struct ConntrackdConfig {
+  std::string config;                           // conntrackd -C CONFIG
+  std::string binary = "/usr/sbin/conntrackd";  // absolute: no PATH lookup
+  Millis timeout{5000};  // each command; killed (SIGKILL, process group) after this
+  bool operator==(const ConntrackdConfig&) const = default;
+};
+
 // What havipd knows of a router's VRRP instance: from keepalived.conf in
 // Neutron mode, from havip.toml otherwise. Without a VRID no advert is read.
 struct VrrpConfig {
@@ -161,6 +172,7 @@ struct RouterConfig {
   std::optional<RadvdConfig> radvd;
   std::vector<ServiceConfig> services;
   std::vector<HookConfig> hooks;
+  std::optional<ConntrackdConfig> conntrackd;
 
   VrrpConfig vrrp;
   bool observe_vrrp = false;                  // resolved: per router or [daemon]
@@ -203,6 +215,11 @@ struct NeutronConfig {
   // even while the L3 agent is down (Neutron bug #1677279).
   bool manage_ipv6 = false;
   std::string radvd_user;  // radvd -u USER, as the agent's radvd_user option
+  // Whether a router whose directory holds conntrackd.conf (the agent's sign
+  // of ha_conntrackd_enabled) runs the incumbent's conntrackd commands.
+  bool conntrackd = true;
+  std::string conntrackd_binary = "/usr/sbin/conntrackd";
+  Millis conntrackd_timeout{5000};
   bool operator==(const NeutronConfig&) const = default;
 };
 

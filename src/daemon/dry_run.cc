@@ -68,8 +68,9 @@ class DryLauncher final : public Launcher {
                  fmt::join(spec.argv, " "));
     ProcessId id = next_++;
     running_.emplace(id, Pending{this, id, std::move(on_exit)});
-    if (spec.what.starts_with("hook") || spec.what.find("configtest") != std::string::npos)
-      exit_later(id, 0);  // one-shot commands "finish" at once
+    // One-shot commands (hooks, conntrackd's, radvd --configtest: not supervised,
+    // so nothing they leave is followed) "finish" at once.
+    if (spec.leftovers == ProcessSpec::Leftovers::kill) exit_later(id, 0);
     return id;
   }
   void signal(ProcessId id, int sig) override {

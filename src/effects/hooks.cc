@@ -36,8 +36,21 @@ void HookQueue::transition(Role from, Role to) {
     ProcessSpec spec{router_, "hook " + program_name(h.command[0]) + " (" +
                                   std::string(role_name(to)) + ")",
                      netns_, h.command, env};
-    queue_.push_back(Job{std::move(spec), h.timeout});
+    queue_.push_back(Job{std::move(spec), h.timeout, "hook", nullptr});
   }
+  if (!running_) next();
+}
+
+void HookQueue::run(const std::string& effect, std::vector<Command> commands, Role from, Role to) {
+  auto env = environment(router_, netns_, from, to);
+  for (auto& c : commands)
+    queue_.push_back(Job{ProcessSpec{router_, std::move(c.what), netns_, std::move(c.argv), env},
+                         c.timeout, effect, nullptr});
+  if (!running_) next();
+}
+
+void HookQueue::then(std::function<void()> fn) {
+  queue_.push_back(Job{ProcessSpec{}, Millis(0), "", std::move(fn)});
   if (!running_) next();
 }
 
@@ -45,12 +58,16 @@ void HookQueue::next() {
   while (!running_ && !queue_.empty()) {
     Job job = std::move(queue_.front());
     queue_.pop_front();
+    if (job.call) {
+      job.call();
+      continue;
+    }
     std::weak_ptr<HookQueue*> self = self_;
     auto id = launcher_.start(job.spec, [self](ExitStatus st) {
       if (auto p = self.lock()) (*p)->done(st);
     });
     if (!id) {
-      observer_.effect_failed({router_, netns_, "hook",
+      observer_.effect_failed({router_, netns_, job.effect,
                                fmt::format("{} could not start: {}", job.spec.what, id.error())});
       continue;  // the next hook still runs: one broken hook must not block the others
     }
@@ -64,36 +81,45 @@ void HookQueue::done(ExitStatus status) {
   if (status.success())
     log::router(spdlog::level::info, router_, netns_, "{} finished: {}", running_->spec.what,
                 status.to_string());
+  else if (timed_out_)  // the timeout was the failure, reported and counted once
+    log::router(spdlog::level::warn, router_, netns_, "{} finished: {}", running_->spec.what,
+                status.to_string());
   else
     observer_.effect_failed(
-        {router_, netns_, "hook",
+        {router_, netns_, running_->effect,
          fmt::format("{} finished: {}", running_->spec.what, status.to_string())});
   running_.reset();
   kill_at_.reset();
+  timed_out_ = false;
   // The next hook's timeout counts from the moment it is started.
   next();
 }
 
 void HookQueue::tick(TimePoint now) {
   if (!running_ || !kill_at_ || *kill_at_ > now) return;
-  observer_.effect_failed({router_, netns_, "hook",
+  observer_.effect_failed({router_, netns_, running_->effect,
                            fmt::format("{} timed out after {}; killing its process group",
                                        running_->spec.what, running_->timeout)});
   launcher_.signal(pid_, SIGKILL);
   kill_at_.reset();  // done() follows when the kill is seen
+  timed_out_ = true;
 }
 
 std::optional<TimePoint> HookQueue::deadline() const { return kill_at_; }
 
 void HookQueue::cancel() {
-  for (const auto& job : queue_)
-    log::router(spdlog::level::warn, router_, netns_, "{} not run: stopping", job.spec.what);
-  queue_.clear();
   if (running_) {
     log::router(spdlog::level::warn, router_, netns_, "{} killed: stopping", running_->spec.what);
     launcher_.signal(pid_, SIGKILL);
     kill_at_.reset();
   }
+  auto jobs = std::move(queue_);
+  queue_.clear();
+  for (auto& job : jobs)
+    if (job.call)
+      job.call();  // e.g. the notification: the state it tells is written
+    else
+      log::router(spdlog::level::warn, router_, netns_, "{} not run: stopping", job.spec.what);
 }
 
 }  // namespace havip

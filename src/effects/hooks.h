@@ -1,5 +1,7 @@
 // Hooks of one router: run once per applied transition, strictly in order,
 // one at a time, each with a timeout after which its process group is killed.
+// The same queue runs the router's conntrackd commands (core/conntrackd.h) and
+// holds what must follow them (the L3 agent's notification: then()).
 #pragma once
 
 #include <deque>
@@ -27,9 +29,20 @@ class HookQueue {
 
   // Queues every hook for the transition from -> to.
   void transition(Role from, Role to);
+  // Queues commands for the transition from -> to, each named `what` in the
+  // log; a failure is reported as the effect `effect` ("conntrackd").
+  struct Command {
+    std::string what;
+    std::vector<std::string> argv;
+    Millis timeout;
+  };
+  void run(const std::string& effect, std::vector<Command> commands, Role from, Role to);
+  // Calls `fn` once everything queued before it has finished (or at once).
+  void then(std::function<void()> fn);
   void tick(TimePoint now);
   std::optional<TimePoint> deadline() const;
-  // Shutdown: queued hooks are dropped (and logged), a running one is killed.
+  // Shutdown: queued hooks are dropped (and logged), a running one is killed;
+  // what waited for them with then() is called now.
   void cancel();
   bool idle() const { return !running_ && queue_.empty(); }
   std::size_t queued() const { return queue_.size(); }
@@ -42,6 +55,8 @@ class HookQueue {
   struct Job {
     ProcessSpec spec;
     Millis timeout;
+    std::string effect = "hook";  // as reported when it fails
+    std::function<void()> call;   // then(): called when reached, nothing runs
   };
   void next();
   void done(ExitStatus status);
@@ -55,6 +70,7 @@ class HookQueue {
   std::optional<Job> running_;
   ProcessId pid_ = 0;
   std::optional<TimePoint> kill_at_;
+  bool timed_out_ = false;  // the running one was killed for its timeout
   std::shared_ptr<HookQueue*> self_;
 };
 

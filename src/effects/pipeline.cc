@@ -16,9 +16,12 @@ namespace {
 // file goes is the state file's business, not a reason to restart radvd.
 bool same_effects(RouterConfig a, RouterConfig b) {
   // Neither the state file's directory nor the track file (daemon/track_files.h)
-  // is an effect of the pipeline's: a change of them restarts nothing.
+  // is an effect of the pipeline's: a change of them restarts nothing. Nor
+  // conntrackd's commands (read at each transition): a Neutron router's
+  // conntrackd.conf appearing must not restart its radvd.
   for (RouterConfig* c : {&a, &b}) {
     c->state_dir.clear();
+    c->conntrackd.reset();
     c->track_file.clear();
     c->track_grace = c->track_failure_timeout = Millis(0);
     c->track_failure_value = 0;
@@ -50,9 +53,11 @@ void Pipeline::configure(const DaemonConfig& daemon, const std::vector<RouterCon
     const RouterConfig& old = it->second.effects->config();
     if (it->second.role == Role::primary && old.create_state_dir && !stopping_)
       state_files_->submit(old.state_dir, old.name, Role::backup, false);
-    if (ctx_.notifier) ctx_.notifier->forget(it->first);
     state_retry_.clear(it->first);
+    // Retired first: a notification that waited for its conntrackd commands
+    // is handed over (HookQueue::cancel()), then forgotten with the router.
     retire(std::move(it->second.effects), now);
+    if (ctx_.notifier) ctx_.notifier->forget(it->first);
     it = routers_.erase(it);
   }
   for (const auto& r : routers) {
@@ -152,8 +157,7 @@ void Pipeline::state_written(Entry& entry, std::uint64_t seq) {
 }
 
 void Pipeline::after_state_file(Entry& entry, Role from, Role to) {
-  entry.effects->hooks(from, to);
-  entry.effects->announce(to);
+  entry.effects->written(from, to);
 }
 
 void Pipeline::rewrite_state_files() {

@@ -1,9 +1,10 @@
 #include "effects/router_effects.h"
 
-#include <cerrno>
-
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+
+#include "core/conntrackd.h"
 #include "core/sysctl_plan.h"
 #include "log/logging.h"
 
@@ -49,7 +50,23 @@ void RouterEffects::announce(Role to) {
     ctx_.notifier->notify(config_.name, told_role(to));
 }
 
-void RouterEffects::hooks(Role from, Role to) {
+void RouterEffects::written(Role from, Role to) {
+  auto commands = config_.conntrackd ? conntrackd_commands(*config_.conntrackd, from, to)
+                                     : std::vector<std::vector<std::string>>{};
+  if (commands.empty()) {
+    if (!config_.hooks.empty()) hooks_.transition(from, to);
+    announce(to);
+    return;
+  }
+  std::vector<HookQueue::Command> queued;
+  for (auto& argv : commands) {
+    std::string what = fmt::format("conntrackd {} ({})", argv.back(), role_name(told_role(to)));
+    queued.push_back({std::move(what), std::move(argv), config_.conntrackd->timeout});
+  }
+  hooks_.run("conntrackd", std::move(queued), from, to);
+  // Behind the commands (and whatever this router's queue still runs): the
+  // agent hears of a state once conntrackd has taken it, as from the incumbent.
+  hooks_.then([this, to] { announce(to); });
   if (!config_.hooks.empty()) hooks_.transition(from, to);
 }
 

@@ -1,5 +1,6 @@
 // Everything one router does on a role change besides its state file, in
-// DESIGN.md's order: sysctls -> radvd -> services -> hooks -> notification. Each effect is
+// DESIGN.md's order: sysctls -> radvd -> services -> conntrackd -> hooks, the
+// notification once conntrackd's commands are done. Each effect is
 // idempotent; a failing sysctl or radvd config write is retried with backoff
 // without holding up the effects that follow it or any other router.
 #pragma once
@@ -32,18 +33,18 @@ class RouterEffects {
  public:
   RouterEffects(EffectsContext ctx, const DaemonConfig& daemon, const RouterConfig& router);
 
-  // The same effects with another state directory (same_effects()).
+  // The same effects with another state directory or conntrackd (same_effects()).
   void reconfigured(const RouterConfig& router) { config_ = router; }
   // Work that can be done before any transition (radvd's configtest).
   void prepare(TimePoint now);
-  // Takes `role`: sysctls, radvd and services. The hooks and the L3 agent
-  // notification of a transition follow separately (Pipeline: after its state
-  // file); a reloaded router takes its role again without them.
+  // Takes `role`: sysctls, radvd and services. The rest of a transition
+  // follows separately (Pipeline: after its state file, written()); a reloaded
+  // router takes its role again without it.
   void enter(Role role, TimePoint now);
-  // The hooks of a transition.
-  void hooks(Role from, Role to);
-  // Tells the L3 agent (Neutron mode): the last step of a transition.
-  void announce(Role to);
+  // A transition's state file is written: conntrackd's commands, then the L3
+  // agent's notification (Neutron mode) once they are done, as the incumbent
+  // does; the hooks queued after them, one at a time.
+  void written(Role from, Role to);
   // The gateway interface (re)appeared: its sysctls for the current role.
   void gateway_appeared(TimePoint now);
   // Stops every child (shutdown, router removed): as for `unknown`.
@@ -70,6 +71,7 @@ class RouterEffects {
   void apply(TimePoint now);
   bool apply_sysctls();
   bool apply_radvd(TimePoint now);
+  void announce(Role to);
 
   EffectsContext ctx_;
   RouterConfig config_;

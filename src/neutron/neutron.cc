@@ -10,6 +10,10 @@ std::string keepalived_conf(const NeutronConfig& n, const std::string& id) {
   return ha_confs_dir(n) + "/" + id + "/keepalived.conf";
 }
 
+std::string conntrackd_conf(const NeutronConfig& n, const std::string& id) {
+  return ha_confs_dir(n) + "/" + id + "/conntrackd.conf";
+}
+
 std::string radvd_conf(const NeutronConfig& n, const std::string& id) {
   return n.state_path + "/ra/" + id + ".radvd.conf";
 }
@@ -49,7 +53,8 @@ std::string netns_for(const std::string& id, bool snat_exists) {
 
 RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const std::string& id,
                            const NeutronHaRouter& ha, const std::string& netns,
-                           const std::optional<std::string>& radvd_content) {
+                           const std::optional<std::string>& radvd_content,
+                           bool has_conntrackd_conf) {
   RouterConfig r;
   r.name = id;
   r.state_dir = ha_confs_dir(n);  // <state_path>/ha_confs/<id>/state, as the incumbent
@@ -68,6 +73,9 @@ RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const 
   resolve_addresses(r);
   r.audit = true;
   r.routes = ha.routes;
+  if (n.conntrackd && has_conntrackd_conf)
+    r.conntrackd =
+        ConntrackdConfig{conntrackd_conf(n, id), n.conntrackd_binary, n.conntrackd_timeout};
   if (!n.manage_ipv6) return r;
   r.gateway_interface = ha.gateway_interface;
   r.ipv6_gateway = ha.ipv6_default_route && !ha.gateway_interface.empty();

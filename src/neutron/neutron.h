@@ -12,6 +12,10 @@ namespace havip::neutron {
 
 std::string ha_confs_dir(const NeutronConfig& n);                   // <state_path>/ha_confs
 std::string keepalived_conf(const NeutronConfig& n, const std::string& id);
+// <ha_confs>/<id>/conntrackd.conf: the L3 agent writes it for every HA router
+// when ha_conntrackd_enabled is set (ConntrackdManager), and then starts the
+// monitor with --enable_conntrackd: havipd's sign to run the same commands.
+std::string conntrackd_conf(const NeutronConfig& n, const std::string& id);
 std::string radvd_conf(const NeutronConfig& n, const std::string& id);  // <state_path>/ra/<id>.radvd.conf
 std::string radvd_pid_file(const NeutronConfig& n, const std::string& id);  // …/external/pids/<id>.pid.radvd
 std::string agent_socket(const NeutronConfig& n);                   // <state_path>/keepalived-state-change
@@ -28,9 +32,11 @@ std::string neutron_vrrp_pid_file(const std::string& ha_confs, const std::string
 std::string netns_for(const std::string& id, bool snat_exists);
 
 // The router as havipd tracks it. `radvd_content` is the agent's radvd.conf as
-// last seen (nullopt: never seen, so havipd cannot run radvd for it).
+// last seen (nullopt: never seen, so havipd cannot run radvd for it);
+// `has_conntrackd_conf`: whether its conntrackd.conf exists.
 RouterConfig router_config(const NeutronConfig& n, const DaemonConfig& d, const std::string& id,
                            const NeutronHaRouter& ha, const std::string& netns,
-                           const std::optional<std::string>& radvd_content);
+                           const std::optional<std::string>& radvd_content,
+                           bool has_conntrackd_conf = false);
 
 }  // namespace havip::neutron

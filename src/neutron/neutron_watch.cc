@@ -227,6 +227,14 @@ void NeutronWatch::unwatch_router_dir(const std::string& id) {
   router_wd_of_.erase(it);
 }
 
+bool NeutronWatch::has_conntrackd_conf(const std::string& id) const {
+  // Only whether it is there: conntrackd reads it, havipd passes its path. A
+  // file that cannot be read here (too large, a link out of the tree) is there.
+  if (!neutron_.conntrackd || !state_) return false;
+  auto text = state_->read("ha_confs/" + id + "/conntrackd.conf", kMaxFile);
+  return text || !text.error().missing;
+}
+
 std::optional<std::string> NeutronWatch::radvd_content(const std::string& id) {
   // The agent's file exists while it runs radvd for the router (it removes
   // it on backup): keep the last one seen, here and in run_dir, so that radvd
@@ -306,7 +314,8 @@ bool NeutronWatch::refresh(const std::string& id) {
   bool snat = ::stat((daemon_.netns_dir + "/snat-" + id).c_str(), &st) == 0;
   std::optional<std::string> radvd;
   if (neutron_.manage_ipv6) radvd = radvd_content(id);
-  auto next = neutron::router_config(neutron_, daemon_, id, *ha, neutron::netns_for(id, snat), radvd);
+  auto next = neutron::router_config(neutron_, daemon_, id, *ha, neutron::netns_for(id, snat),
+                                     radvd, has_conntrackd_conf(id));
   auto it = routers_.find(id);
   if (it != routers_.end() && it->second == next) return false;
   log::structured(spdlog::level::info, {{"HAVIP_ROUTER", id}, {"HAVIP_NAMESPACE", next.netns}},
@@ -362,7 +371,8 @@ void NeutronWatch::read_events() {
       }
       if (ev->wd == ha_wd_ && !name.empty()) ids.insert(name);
       if (ev->wd == ra_wd_) ids.insert(id_of_radvd_conf(name));
-      if (auto it = router_wds_.find(ev->wd); it != router_wds_.end() && name == "keepalived.conf")
+      if (auto it = router_wds_.find(ev->wd);
+          it != router_wds_.end() && (name == "keepalived.conf" || name == "conntrackd.conf"))
         ids.insert(it->second);
     }
   }

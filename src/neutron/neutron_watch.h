@@ -65,6 +65,7 @@ class NeutronWatch {
   void unwatch_router_dir(const std::string& id);
   void say_error(const std::string& id, const std::string& path, const std::string& cause);
   std::optional<std::string> radvd_content(const std::string& id);
+  bool has_conntrackd_conf(const std::string& id) const;
 
   sd_event* loop_;
   NeutronConfig neutron_;

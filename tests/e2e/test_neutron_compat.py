@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e_lib import Havipd, NETNS_DIR, run, wait_for, which
+from e2e_lib import Havipd, NETNS_DIR, netns_inode, run, wait_for, which
 from helpers import parent_pid
-from fake_l3_agent import (FakeL3Agent, NeutronStatePath, ha_interface_name,
-                           neutron_havipd_config, random_router_id, signal_vip)
+from fake_l3_agent import (FakeL3Agent, NeutronStatePath, conntrackd_calls, conntrackd_standin,
+                           ha_interface_name, neutron_havipd_config, random_router_id,
+                           signal_vip)
 
 INCUMBENT = "neutron-keepalived-state-change"
 NEUTRON_HEADERS = ("Host", "X-Neutron-Router-Id", "X-Neutron-State", "Connection")
@@ -381,3 +382,212 @@ def _scenario(c):
                 assert req.state_file == req.state, \
                     f"{side.name}: state file {req.state_file!r} when {req} arrived"
     c.note("compared")
+
+
+# ------------------------------------------------------ conntrackd (--enable_conntrackd)
+#
+# Debian 12's monitor (Zed) has no --enable_conntrackd (Neutron 26.0.0, 2025.1, added it).
+# The incumbent here is Neutron's current one, the dash script bin/neutron-keepalived-
+# state-change (tests/e2e/neutron/, verbatim), run as HaRouter._get_state_change_monitor_
+# callback runs it when ha_conntrackd_enabled is set, with a recording conntrackd
+# (fake_l3_agent.CONNTRACKD_STANDIN) first in its PATH; havipd gets the same stand-in as
+# [neutron] conntrackd_binary. Both sides' L3 agents record, at each notification, the
+# commands run so far, so each notification is compared with the commands before it.
+
+SHELL_INCUMBENT = Path(__file__).resolve().parent / "neutron" / "neutron-keepalived-state-change.sh"
+
+
+def shell_incumbent_unavailable():
+    if os.environ.get("HAVIP_NO_NEUTRON") == "1":
+        return "the Neutron compatibility test is disabled (HAVIP_NO_NEUTRON=1)"
+    for tool in ("curl", "mkfifo", "awk", "ps"):
+        if which(tool) is None:
+            return f"{tool} is not installed (Neutron's current monitor needs it)"
+    return None
+
+
+@pytest.fixture
+def ct_compat(e2e_ok, havipd_bin, workdir):
+    reason = shell_incumbent_unavailable()
+    if reason:
+        print(f"\nhavip conntrackd compatibility test skipped: {reason}")
+        pytest.skip(reason)
+    c = Compat(workdir, havipd_bin)
+    try:
+        yield c
+    finally:
+        c.close()
+    assert not c.problems, "teardown: " + "; ".join(c.problems)
+
+
+class ShellIncumbent:
+    """Neutron's current monitor, with the L3 agent's arguments and --enable_conntrackd. It
+    does not daemonize: its processes (itself, its loop, `ip monitor`) are its process
+    group, which it leads, so no other process is ever signalled."""
+
+    def __init__(self, sp, router_id, ns, ha, vip, bindir):
+        self.router_id = router_id
+        self.conf_dir = sp.conf_dir(router_id)
+        self.log = self.conf_dir / "neutron-keepalived-state-change.log"
+        self.pid_file = sp.path / "external" / "pids" / f"{router_id}.monitor.pid"
+        self.argv = [str(SHELL_INCUMBENT), "--router_id", router_id, "--namespace", ns,
+                     "--conf_dir", str(self.conf_dir), "--log-file", str(self.log),
+                     "--monitor_interface", ha, "--monitor_cidr", vip,
+                     "--pid_file", str(self.pid_file), "--state_path", str(sp.path),
+                     "--user", str(os.geteuid()), "--group", str(os.getegid()),
+                     "--enable_conntrackd"]
+        self.env = dict(os.environ, PATH=f"{bindir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        self.pid = None
+        self._proc = None
+
+    def launch(self):
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.conf_dir / "monitor.out", "wb") as out:
+            self._proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+        self.pid = self._proc.pid
+
+    def processes(self):
+        out = []
+        for e in Path("/proc").iterdir():
+            if not e.name.isdigit():
+                continue
+            try:
+                fields = (e / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == self.pid:
+                out.append(int(e.name))
+        return sorted(out)
+
+    def stop(self):
+        """SIGTERM to its process group (as the agent's SIGTERM to the script, whose trap
+        then stops its children); returns its processes."""
+        procs = self.processes()
+        if procs:
+            os.killpg(self.pid, signal.SIGTERM)
+        return procs
+
+    def kill_leftovers(self):
+        left = self.processes()
+        if left:
+            os.killpg(self.pid, signal.SIGKILL)
+        if self._proc is not None:
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        return left
+
+    def log_tail(self, n=20):
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+def conntrackd_blocks(side, r):
+    """[(state, commands run since the notification before)] per delivered notification of
+    r, with the side's state_path written as $state_path; and the commands run after the
+    last one."""
+    def neutral(calls):
+        return [x.replace(str(side.sp.path), "$state_path") for x in calls]
+    out, before = [], 0
+    for req in side.agent.delivered(r.id):
+        calls = req.extra.get("conntrackd_calls", [])
+        out.append((req.state, neutral(calls[before:])))
+        before = len(calls)
+    return out, neutral(conntrackd_calls(side.sp.conf_dir(r.id))[before:])
+
+
+def test_same_conntrackd_commands_as_the_incumbent(ct_compat, capsys):
+    c = ct_compat
+    try:
+        inc_initial = _conntrackd_scenario(c)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{c.diagnostics()}") from None
+    with capsys.disabled():
+        print("\n  conntrackd compat: the incumbent's initial commands, per router: " +
+              "; ".join(f"{state} {' '.join(x.split()[2] for x in calls)}"
+                        for state, calls in inc_initial))
+
+
+def _conntrackd_scenario(c):
+    bindir = c.workdir / "bin"
+    bindir.mkdir()
+    standin = conntrackd_standin(bindir)
+    r1 = c.add_router()           # backup at start
+    r2 = c.add_router()
+    r2.add_vip()                  # primary at start
+    for r in (r1, r2):            # what the agent writes when ha_conntrackd_enabled is set
+        for side in (c.inc, c.hav):
+            (side.sp.conf_dir(r.id) / "conntrackd.conf").write_text("# conntrackd.conf\n")
+    for side in (c.inc, c.hav):
+        side.agent.start()
+    c.havipd.write_raw_config(neutron_havipd_config(
+        c.hav.sp.path, c.havipd.dir / "run", c.havipd.dir / "state", hold_down_ms=0) +
+        f"conntrackd_binary = \"{standin}\"\n")
+    c.havipd.start()
+    for r in (r1, r2):
+        i = ShellIncumbent(c.inc.sp, r.id, r.ns, r.ha, r.vip, bindir)
+        c.incumbents.append(i)
+        i.launch()
+    c.note("havipd ready, incumbents started: " + ", ".join(str(i.pid) for i in c.incumbents))
+
+    def settle(r, want, count, timeout=10):
+        for side in (c.inc, c.hav):
+            side.agent.wait(lambda a: len(a.states(r.id)) >= count, timeout,
+                            f"{side.name}: {count} notifications of {r.id}", c.diagnostics)
+            assert side.states(r)[-1] == want, f"{side.name}: {side.states(r)}"
+
+    # The script notifies its initial state at the first line `ip monitor` prints (its
+    # `while read` loop): an address it ignores (not the VIP) is added and removed in the
+    # namespace until it has.
+    for r in (r1, r2):
+        def initial_told(r=r):
+            if c.inc.agent.states(r.id):
+                return True
+            r.ip("addr", "add", "10.255.255.1/32", "dev", "lo")
+            r.ip("addr", "del", "10.255.255.1/32", "dev", "lo")
+            return False
+        wait_for(initial_told, 20, interval=0.3, what=f"the incumbent's initial state of {r.id}")
+    settle(r1, "backup", 1, timeout=20)
+    settle(r2, "primary", 1, timeout=20)
+    c.note("initial states notified by both")
+
+    states = {r1.id: ["backup"], r2.id: ["primary"]}
+    for r, op in [(r1, "add"), (r2, "del"), (r1, "del"), (r2, "add")]:
+        want = "primary" if op == "add" else "backup"
+        r.add_vip() if op == "add" else r.del_vip()
+        c.note(f"{op} VIP of {r.id[:8]}")
+        states[r.id].append(want)
+        settle(r, want, len(states[r.id]))
+    time.sleep(1.5)               # a late command would show now
+
+    options = {"primary": ["-c", "-f", "-R", "-B"], "backup": ["-t", "-n"]}
+    inc_initial = []
+    for r in (r1, r2):
+        inode = netns_inode(r.ns)
+
+        def block(state):
+            return [f"-C $state_path/ha_confs/{r.id}/conntrackd.conf {o} state={state} "
+                    f"net:[{inode}]" for o in options[state]]
+        want = [(s, block(s)) for s in states[r.id]]
+        hav, hav_late = conntrackd_blocks(c.hav, r)
+        inc, inc_late = conntrackd_blocks(c.inc, r)
+        assert hav == want, f"havipd's conntrackd commands of {r.id}: {hav}\nexpected {want}"
+        assert not hav_late and not inc_late, f"commands after the last notification: " \
+            f"havipd {hav_late}, incumbent {inc_late}"
+        # Every change: the same commands, in the same order, the state file written before
+        # them, in the namespace, all before the notification.
+        assert inc[1:] == hav[1:], f"incumbent's conntrackd commands of {r.id}: {inc}\n" \
+            f"havipd's: {hav}"
+        # The initial state: the script runs them twice (handle_initial_state, then again
+        # with the initial notification at the first `ip monitor` line); havipd once, as
+        # the Python monitor of 2025.1-2026.1 did (docs/NEUTRON.md).
+        state, calls = want[0]
+        assert inc[0] == (state, calls + calls), f"incumbent's initial commands: {inc[0]}"
+        inc_initial.append(inc[0])
+    c.note("compared")
+    return inc_initial

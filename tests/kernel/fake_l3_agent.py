@@ -176,6 +176,39 @@ def neutron_havipd_config(state_path, run_dir, state_dir, hold_down_ms=0, manage
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------- a conntrackd stand-in
+
+# Plays conntrackd for Neutron's --enable_conntrackd (test_conntrackd.py, e2e
+# test_neutron_compat.py): appends "ARGS state=STATE net:[INODE]" to conntrackd.calls
+# beside the config it was given (-C), STATE being the router's state file beside it as it
+# was when the command ran (havipd and the incumbent write it first). conntrackd.hang or
+# conntrackd.fail beside the config makes it hang or exit 1.
+CONNTRACKD_STANDIN = r"""#!/bin/sh
+conf=; prev=
+for a in "$@"; do [ "$prev" = "-C" ] && conf=$a; prev=$a; done
+dir=${conf%/*}
+state=$(cat "$dir/state" 2>/dev/null || echo none)
+echo "$* state=$state $(readlink /proc/self/ns/net)" >> "$dir/conntrackd.calls"
+[ -e "$dir/conntrackd.hang" ] && exec /bin/sleep 1000
+if [ -e "$dir/conntrackd.fail" ]; then echo "stand-in: failing as told" >&2; exit 1; fi
+exit 0
+"""
+
+
+def conntrackd_standin(directory):
+    """The stand-in as `directory`/conntrackd (for PATH or an absolute binary)."""
+    path = Path(directory) / "conntrackd"
+    path.write_text(CONNTRACKD_STANDIN)
+    path.chmod(0o755)
+    return path
+
+
+def conntrackd_calls(conf_dir):
+    """The stand-in's records in conf_dir, in order."""
+    f = Path(conf_dir) / "conntrackd.calls"
+    return f.read_text().splitlines() if f.exists() else []
+
+
 # ------------------------------------------------------------------------ the agent
 
 @dataclass
@@ -326,16 +359,21 @@ class FakeL3Agent:
         now = time.monotonic()
         router = handler.headers.get("X-Neutron-Router-Id")
         state_file = None
+        extra = {}
         if router and "/" not in router and router not in (".", ".."):
             try:
                 state_file = (self.state_path / "ha_confs" / router / "state").read_text()
             except OSError:
                 state_file = None
+            # What a conntrackd stand-in recorded before the request (test_conntrackd.py).
+            calls = self.state_path / "ha_confs" / router / "conntrackd.calls"
+            if calls.exists():
+                extra["conntrackd_calls"] = calls.read_text().splitlines()
         with self._cond:
             req = Request(seq=len(self.requests), t=now, method=handler.command,
                           path=handler.path, version=handler.request_version,
                           headers=list(handler.headers.items()), state_file=state_file,
-                          body=body)
+                          body=body, extra=extra)
             self.requests.append(req)
             n = self._in_flight.get(router, 0) + 1
             self._in_flight[router] = n

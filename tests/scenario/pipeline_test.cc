@@ -1,9 +1,12 @@
 // The effect pipeline driven by applied transitions, with recording fakes and
 // a fake clock: each test reads "given these transitions, this happened, in order".
+#include "effects/pipeline.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "effects/pipeline.h"
+#include <algorithm>
+
 #include "effects/hooks.h"
 #include "scenario/fakes.h"
 #include "scenario/scenario.h"
@@ -408,6 +411,171 @@ TEST(Hooks, ABrokenHookDoesNotBlockTheNext) {
   EXPECT_TRUE(rig.launcher.running("r1", "hook next (primary)"));
 }
 
+// --- conntrackd (Neutron's --enable_conntrackd) ----------------------------------
+
+// A Neutron-mode router whose agent runs conntrackd for it (no gateway: the
+// journal holds only the commands and the notification).
+RouterConfig conntrackd_router(std::string name) {
+  auto r = router(name, "ns-" + name, "ha-" + name, "169.254.0.1/24");
+  r.notify_l3_agent = true;
+  r.conntrackd = ConntrackdConfig{"/var/lib/neutron/ha_confs/" + name + "/conntrackd.conf",
+                                  "/usr/sbin/conntrackd", Millis(5000)};
+  return r;
+}
+
+// Lets each command in `whats` of `router` exit, in order (code 0).
+void finish(Rig& rig, const std::string& router, std::initializer_list<const char*> whats) {
+  for (const char* what : whats) rig.launcher.exit(router, what);
+}
+
+TEST(Conntrackd, PrimaryCommitsFlushesResyncsAndSendsABulkUpdateThenTheAgentHears) {
+  Rig rig({conntrackd_router("r1")});
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 conntrackd -c (primary)"));
+  const ProcessSpec& spec = rig.launcher.spec("r1", "conntrackd -c (primary)");
+  EXPECT_THAT(spec.argv, ElementsAre("/usr/sbin/conntrackd", "-C",
+                                     "/var/lib/neutron/ha_confs/r1/conntrackd.conf", "-c"));
+  EXPECT_EQ(spec.netns, "ns-r1");
+  finish(rig, "r1",
+         {"conntrackd -c (primary)", "conntrackd -f (primary)", "conntrackd -R (primary)",
+          "conntrackd -B (primary)"});
+  EXPECT_THAT(
+      rig.take(),
+      ElementsAre(
+          "exit r1 conntrackd -c (primary) (exit code 0)", "start r1 conntrackd -f (primary)",
+          "exit r1 conntrackd -f (primary) (exit code 0)", "start r1 conntrackd -R (primary)",
+          "exit r1 conntrackd -R (primary) (exit code 0)", "start r1 conntrackd -B (primary)",
+          "exit r1 conntrackd -B (primary) (exit code 0)", "notify r1 primary"));
+}
+
+TEST(Conntrackd, TheInitialBackupShortensTimersAndAsksForAResync) {
+  Rig rig({conntrackd_router("r1")});
+  rig.role("r1", U, B);
+  finish(rig, "r1", {"conntrackd -t (backup)", "conntrackd -n (backup)"});
+  EXPECT_THAT(
+      rig.take(),
+      ElementsAre("start r1 conntrackd -t (backup)", "exit r1 conntrackd -t (backup) (exit code 0)",
+                  "start r1 conntrackd -n (backup)", "exit r1 conntrackd -n (backup) (exit code 0)",
+                  "notify r1 backup"));
+}
+
+TEST(Conntrackd, AFaultIsABackupToConntrackdAndNothingAgainAfterABackup) {
+  Rig rig({conntrackd_router("r1")});
+  rig.role("r1", U, P);
+  finish(rig, "r1",
+         {"conntrackd -c (primary)", "conntrackd -f (primary)", "conntrackd -R (primary)",
+          "conntrackd -B (primary)"});
+  rig.take();
+  rig.role("r1", P, Role::fault);  // keepalived died: Neutron sees backup
+  finish(rig, "r1", {"conntrackd -t (backup)", "conntrackd -n (backup)"});
+  rig.take();
+  rig.role("r1", Role::fault, B);  // keepalived back: still backup to Neutron
+  EXPECT_THAT(rig.take(), ElementsAre("notify r1 backup"));
+  rig.role("r1", B, U);  // the namespace went away: no role, no command
+  EXPECT_THAT(rig.take(), IsEmpty());
+}
+
+TEST(Conntrackd, WaitsForTheStateFile) {
+  Rig rig({conntrackd_router("r1")});
+  rig.state_files->hold = true;
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.written("r1", 1);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 conntrackd -c (primary)"));
+}
+
+TEST(Conntrackd, AFailedCommandIsReportedAndTheRestStillRun) {
+  Rig rig({conntrackd_router("r1")});
+  rig.role("r1", U, B);
+  rig.observer.take();
+  rig.launcher.exit("r1", "conntrackd -t (backup)", {1, 0});
+  EXPECT_THAT(rig.observer.take(),
+              ElementsAre("failed r1 conntrackd: conntrackd -t (backup) finished: exit code 1"));
+  rig.launcher.exit("r1", "conntrackd -n (backup)");
+  EXPECT_THAT(
+      rig.take(),
+      ElementsAre("start r1 conntrackd -t (backup)", "exit r1 conntrackd -t (backup) (exit code 1)",
+                  "start r1 conntrackd -n (backup)", "exit r1 conntrackd -n (backup) (exit code 0)",
+                  "notify r1 backup"));
+}
+
+TEST(Conntrackd, AMissingBinaryFailsEachCommandAndTheAgentStillHears) {
+  Rig rig({conntrackd_router("r1")});
+  rig.launcher.fail_exec("/usr/sbin/conntrackd");
+  rig.role("r1", U, B);
+  EXPECT_THAT(rig.take(), ElementsAre("notify r1 backup"));
+  auto failed = rig.observer.take();
+  ASSERT_EQ(failed.size(), 3u);  // the transition, then one per command
+  EXPECT_EQ(failed[1],
+            "failed r1 conntrackd: conntrackd -t (backup) could not start: "
+            "/usr/sbin/conntrackd: No such file or directory");
+}
+
+TEST(Conntrackd, ACommandPastItsTimeoutIsKilledAndTheNextOneRuns) {
+  Rig rig({conntrackd_router("r1")});
+  rig.role("r1", U, B);
+  rig.take();
+  rig.observer.take();
+  rig.at(4999);
+  EXPECT_THAT(rig.take(), IsEmpty());
+  rig.at(5000);
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 conntrackd -t (backup) SIGKILL"));
+  EXPECT_THAT(rig.observer.take(),
+              ElementsAre("failed r1 conntrackd: conntrackd -t (backup) timed out after 5000ms; "
+                          "killing its process group"));
+  rig.launcher.exit("r1", "conntrackd -t (backup)", {0, SIGKILL});
+  EXPECT_THAT(rig.observer.take(), IsEmpty());  // one failure, not two
+  EXPECT_TRUE(rig.launcher.running("r1", "conntrackd -n (backup)"));
+}
+
+TEST(Conntrackd, AHangingCommandHoldsOnlyItsOwnRouter) {
+  Rig rig({conntrackd_router("r1"), conntrackd_router("r2")});
+  rig.role("r1", U, P);  // conntrackd -c of r1 hangs
+  rig.role("r2", U, B);
+  finish(rig, "r2", {"conntrackd -t (backup)", "conntrackd -n (backup)"});
+  Journal j = rig.take();
+  EXPECT_EQ(j.back(), "notify r2 backup");
+  EXPECT_EQ(std::count(j.begin(), j.end(), "notify r1 primary"), 0);
+  rig.role("r1", P, B);  // queued behind r1's own commands, in order
+  EXPECT_THAT(rig.take(), IsEmpty());
+}
+
+TEST(Conntrackd, HooksFollowTheNotification) {
+  auto r = conntrackd_router("r1");
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r});
+  rig.role("r1", U, B);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 conntrackd -t (backup)"));  // not the hook
+  finish(rig, "r1", {"conntrackd -t (backup)", "conntrackd -n (backup)"});
+  Journal j = rig.take();
+  ASSERT_EQ(j.size(), 5u);
+  EXPECT_THAT(Journal(j.begin() + 3, j.end()),
+              ElementsAre("notify r1 backup", "start r1 hook notify (backup)"));
+}
+
+TEST(Conntrackd, ARemovedRouterStillTellsTheAgentWhatWasWrittenThenIsForgotten) {
+  Rig rig({conntrackd_router("r1"), conntrackd_router("r2")});
+  rig.role("r1", U, P);
+  rig.take();
+  rig.configure({conntrackd_router("r2")});
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 conntrackd -c (primary) SIGKILL",
+                                      "notify r1 primary", "forget r1"));
+}
+
+TEST(Conntrackd, ItsConfigAppearingRestartsNothing) {
+  auto r = radvd_router("r1");
+  Rig rig({r});
+  checked(rig);
+  rig.role("r1", U, P);
+  rig.take();
+  r.conntrackd =
+      ConntrackdConfig{"/etc/conntrackd/conntrackd.conf", "/usr/sbin/conntrackd", Millis(5000)};
+  rig.configure({r}, P);
+  EXPECT_THAT(rig.take(), IsEmpty());  // radvd keeps running
+  rig.role("r1", P, B);
+  EXPECT_THAT(rig.take(), ::testing::Contains("start r1 conntrackd -t (backup)"));
+}
+
 // --- order, reload, shutdown --------------------------------------------------
 
 TEST(Order, SysctlsThenRadvdThenServicesThenHooks) {
@@ -441,7 +609,7 @@ TEST(Notify, TheL3AgentHearsLastOfEveryAppliedRole) {
                                       "sysctl ns-r2 net/ipv6/conf/qg-r2/accept_ra = 2",
                                       "sysctl ns-r2 net/ipv6/conf/qg-r2/forwarding = 1"));
   rig.configure({gateway_router("r2")});  // r1 removed: forgotten, its running hook killed
-  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 hook notify (primary) SIGKILL"));
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 hook notify (primary) SIGKILL", "forget r1"));
 }
 
 TEST(Order, HooksAndTheL3AgentWaitForTheStateFileTheRestDoesNot) {
@@ -599,7 +767,7 @@ TEST(Reload, ARenamedRoutersServiceNeverRunsTwiceAtOnce) {
   rig.take();
   rig.configure({edge});  // the same router under a new name
   rig.role("edge", U, P);
-  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 service haproxy SIGTERM"));
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 service haproxy SIGTERM", "forget r1"));
   rig.at(4000);
   EXPECT_THAT(rig.take(), IsEmpty());
   rig.launcher.exit("r1", "service haproxy", {0, SIGTERM});
@@ -618,7 +786,7 @@ TEST(Reload, ANewRouterSharingNothingWithARemovedOneDoesNotWait) {
   rig.take();
   rig.configure({r2});
   rig.role("r2", U, P);
-  EXPECT_THAT(rig.take(), ElementsAre("forget r1", "signal r1 service haproxy SIGTERM",
+  EXPECT_THAT(rig.take(), ElementsAre("signal r1 service haproxy SIGTERM", "forget r1",
                                       "start r2 service other"));
 }
 

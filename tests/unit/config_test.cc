@@ -276,9 +276,40 @@ manage_ipv6 = true
 radvd_user = "neutron"
 )");
   ASSERT_TRUE(c.neutron);
-  EXPECT_EQ(*c.neutron, (NeutronConfig{"/srv/neutron", true, "neutron"}));
+  NeutronConfig want;
+  want.state_path = "/srv/neutron";
+  want.manage_ipv6 = true;
+  want.radvd_user = "neutron";
+  EXPECT_EQ(*c.neutron, want);
   EXPECT_FALSE(config_of("[daemon]\n").neutron);
   EXPECT_EQ(*config_of("[neutron]\n").neutron, NeutronConfig{});
+}
+
+TEST(Config, NeutronConntrackd) {
+  NeutronConfig n = *config_of("[neutron]\n").neutron;
+  EXPECT_TRUE(n.conntrackd);  // follows the agent: routers with a conntrackd.conf
+  EXPECT_EQ(n.conntrackd_binary, "/usr/sbin/conntrackd");
+  EXPECT_EQ(n.conntrackd_timeout, Millis(5000));
+  n = *config_of(R"(
+[neutron]
+conntrackd = false
+conntrackd_binary = "/opt/sbin/conntrackd"
+conntrackd_timeout_ms = 2500
+)")
+           .neutron;
+  EXPECT_FALSE(n.conntrackd);
+  EXPECT_EQ(n.conntrackd_binary, "/opt/sbin/conntrackd");
+  EXPECT_EQ(n.conntrackd_timeout, Millis(2500));
+  EXPECT_THAT(errors_of(R"(
+[neutron]
+conntrackd = "yes"
+conntrackd_binary = "conntrackd"
+conntrackd_timeout_ms = 0
+)"),
+              ElementsAre(IsError(2, "neutron.conntrackd", "expected a boolean"),
+                          IsError(3, "neutron.conntrackd_binary", "expected an absolute path"),
+                          IsError(4, "neutron.conntrackd_timeout_ms",
+                                  "expected an integer from 1 to 3600000, got 0")));
 }
 
 TEST(ConfigErrors, NeutronTable) {
@@ -1068,6 +1099,37 @@ command = ["/usr/local/lib/havip/notify", 1]
                                   "expected an array, got a string"),
                           IsError(18, "router[1].hook[2].command[2]",
                                   "expected a string, got an integer")));
+}
+
+TEST(Config, RouterConntrackd) {
+  EXPECT_FALSE(config_of(edge1("")).routers[0].conntrackd);
+  Config c = config_of(edge1(R"(
+conntrackd = { config = "/etc/conntrackd/conntrackd.conf" }
+)"));
+  EXPECT_EQ(c.routers[0].conntrackd, (ConntrackdConfig{"/etc/conntrackd/conntrackd.conf",
+                                                       "/usr/sbin/conntrackd", Millis(5000)}));
+  c = config_of(edge1(R"(
+[router.conntrackd]
+config = "/etc/conntrackd/edge1.conf"
+binary = "/opt/sbin/conntrackd"
+timeout_ms = 1500
+)"));
+  EXPECT_EQ(c.routers[0].conntrackd,
+            (ConntrackdConfig{"/etc/conntrackd/edge1.conf", "/opt/sbin/conntrackd", Millis(1500)}));
+}
+
+TEST(ConfigErrors, RouterConntrackd) {
+  EXPECT_THAT(errors_of(edge1(R"(
+[router.conntrackd]  # line 5
+binary = "conntrackd"
+timeout_ms = 0
+command = ["/usr/sbin/conntrackd"]
+)")),
+              ElementsAre(IsError(5, "router[1].conntrackd.config", "required key is missing"),
+                          IsError(6, "router[1].conntrackd.binary", "expected an absolute path"),
+                          IsError(7, "router[1].conntrackd.timeout_ms",
+                                  "expected an integer from 1 to 3600000, got 0"),
+                          IsError(8, "router[1].conntrackd.command", "unknown key 'command'")));
 }
 
 TEST(ConfigErrors, ServiceAndHookTimeouts) {
