@@ -15,9 +15,11 @@ SIGTERM to the primary's keepalived moves the role (state files and the agents' 
 notifications, in order, with Neutron's headers, each sent after its state file was
 written); a respawned keepalived stays backup (nopreempt) and nothing is notified; a second
 failover moves the role back. A sampler checks that the two state files never say primary
-at the same time.
+at the same time. The audit stays quiet through all of it, and reports the primary's gateway
+address (and the default route through it) once they are removed behind keepalived's back.
 """
 
+import json
 import threading
 import time
 
@@ -25,6 +27,7 @@ import pytest
 
 from e2e_lib import (PREFIX, Havipd, Keepalived, Topology, neutron_keepalived_conf, run,
                      wait_for)
+from havip_testlib.tier import havipctl_binary
 from fake_l3_agent import (FakeL3Agent, NeutronStatePath, ha_interface_name,
                            neutron_havipd_config, port_name, random_router_id)
 
@@ -75,7 +78,10 @@ class NetworkNode:
     def start_havipd(self):
         self.havipd.write_raw_config(neutron_havipd_config(
             self.sp.path, self.havipd.dir / "run", self.havipd.dir / "state", hold_down_ms=0,
-            netns_dir=self.netns_dir))
+            netns_dir=self.netns_dir,
+            # The audit often and with a short grace: it must stay quiet through every
+            # failover below (the noise check) and see the removed gateway address.
+            extra_daemon={"audit_interval_ms": 1000, "audit_grace_ms": 3000}))
         self.havipd.start()
 
     def start_keepalived(self, router_id):
@@ -210,6 +216,14 @@ def pair(e2e_ok, havipd_bin, workdir):
     assert not p.problems, "teardown: " + "; ".join(p.problems)
 
 
+def audit(node):
+    """The router's audit findings in `havipctl status --json`, as "KIND WHAT"."""
+    out = run(str(havipctl_binary()), "--socket", str(node.havipd.dir / "run" / "ctl.sock"),
+              "status", "--json").stdout
+    (router,) = json.loads(out)["routers"]
+    return sorted(f"{f['finding']} {f['what']}" for f in router["audit"])
+
+
 def check_requests(pair):
     """Every request each agent got is what neutron-keepalived-state-change sends, sent
     after the state file held that state."""
@@ -316,6 +330,20 @@ def test_neutron_failover_two_nodes(pair, capsys):
                                       ("primary", "backup")])):
             got = [t[1:3] for t in p.nodes[label].havipd.transitions(rid)]
             assert got == want, f"{label}: transitions {got}\n" + p.diagnostics()
+            assert audit(p.nodes[label]) == [], p.diagnostics()
+
+        # --- the audit: the primary's gateway address removed behind keepalived's back
+        # (the kernel drops the default route through it): a black hole, reported ------
+        p.topo.ip(first, "addr", "del", "203.0.113.10/24", "dev", p.qg)
+        p.note(f"gateway address removed on {first}")
+        want = [f"missing address 203.0.113.10/24 dev {p.qg}",
+                f"missing route default via 203.0.113.1 dev {p.qg}"]
+        wait_for(lambda: audit(p.nodes[first]) == want, timeout=10,
+                 what=lambda: f"the audit on {first}: {audit(p.nodes[first])}")
+        assert audit(p.nodes[second]) == []
+        wait_for(lambda: any(f"audit: primary is missing address 203.0.113.10/24" in line
+                             for line in p.nodes[first].havipd.lines), timeout=5,
+                 what="the audit's log line")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{p.diagnostics()}" if "--- steps ---" not in str(e)
                              else str(e)) from None
