@@ -30,20 +30,32 @@ void Auditor::configure(const DaemonConfig& daemon, const std::vector<RouterConf
       it->second.config = *n->second;
       it->second.role_since = now;
     }
-    next.erase(n);
     ++it;
   }
-  // New routers: their first comparisons spread over one interval.
-  std::size_t i = 0, count = next.size();
-  for (const auto& [name, r] : next) {
-    Entry e;
-    e.config = *r;
-    e.role_since = now;
-    e.due = now + std::chrono::duration_cast<Millis>(
-                      interval_ * static_cast<double>(i++) /
-                      static_cast<double>(std::max<std::size_t>(count, 1)));
-    routers_.emplace(name, std::move(e));
+  for (const auto& [name, r] : next)
+    if (!routers_.contains(name)) {
+      Entry e;
+      e.config = *r;
+      e.role_since = now;
+      routers_.emplace(name, std::move(e));
+    }
+  // The namespaces: those that stay keep their time; new ones are spread
+  // over one interval.
+  std::map<std::string, Namespace> namespaces;
+  for (const auto& [name, e] : routers_) namespaces[e.config.netns].routers.push_back(name);
+  std::size_t fresh = 0;
+  for (const auto& [netns, ns] : namespaces) fresh += !namespaces_.contains(netns);
+  std::size_t i = 0;
+  for (auto& [netns, ns] : namespaces) {
+    if (auto old = namespaces_.find(netns); old != namespaces_.end()) {
+      ns.due = old->second.due;
+      ns.route_error_said = old->second.route_error_said;
+    } else {
+      ns.due = now + std::chrono::duration_cast<Millis>(interval_ * static_cast<double>(i++) /
+                                                        static_cast<double>(fresh));
+    }
   }
+  namespaces_ = std::move(namespaces);
 }
 
 void Auditor::role_changed(const std::string& router, TimePoint now) {
@@ -51,19 +63,19 @@ void Auditor::role_changed(const std::string& router, TimePoint now) {
 }
 
 void Auditor::tick(TimePoint now) {
-  for (auto& [name, e] : routers_) {
-    if (e.due > now) continue;
-    check(e, now);
+  for (auto& [netns, ns] : namespaces_) {
+    if (ns.due > now) continue;
+    check(netns, ns, now);
     // The next comparison one interval later, not earlier than now (a loop
     // that was busy does not make up for lost time with a burst).
-    e.due = std::max(e.due + interval_, now);
+    ns.due = std::max(ns.due + interval_, now);
   }
 }
 
 std::optional<TimePoint> Auditor::deadline() const {
   std::optional<TimePoint> best;
-  for (const auto& [name, e] : routers_)
-    if (!best || e.due < *best) best = e.due;
+  for (const auto& [netns, ns] : namespaces_)
+    if (!best || ns.due < *best) best = ns.due;
   return best;
 }
 
@@ -72,41 +84,55 @@ const std::vector<AuditFinding>* Auditor::findings(const std::string& router) co
   return it == routers_.end() ? nullptr : &it->second.reported;
 }
 
-void Auditor::check(Entry& e, TimePoint now) {
+void Auditor::check(const std::string& netns, Namespace& ns, TimePoint now) {
+  const NetnsView* view = io_.view(netns);
+  // The routes, once for the namespace, if a router there compares them
+  // now (primary or backup, with virtual_routes).
+  bool want_routes = false;
+  for (const auto& name : ns.routers) {
+    const Entry& e = routers_.at(name);
+    Role role = io_.role(name);
+    want_routes |= !e.config.routes.empty() && (role == Role::primary || role == Role::backup);
+  }
+  std::optional<std::vector<KernelRoute>> routes;
+  if (view && want_routes) {
+    auto read = io_.routes(netns, *view);
+    if (read) {
+      routes = std::move(*read);
+      ns.route_error_said = false;
+    } else if (!ns.route_error_said) {  // once per episode; the addresses are still compared
+      ns.route_error_said = true;
+      log::structured(spdlog::level::warn, {{"HAVIP_NAMESPACE", netns}},
+                      fmt::format("audit: cannot read the routes of {}: {}",
+                                  netns.empty() ? "the host namespace" : netns, read.error()));
+    }
+  }
+  for (const auto& name : ns.routers)
+    check(routers_.at(name), view, routes ? &*routes : nullptr, now);
+}
+
+void Auditor::check(Entry& e, const NetnsView* view, const std::vector<KernelRoute>* routes,
+                    TimePoint now) {
   const RouterConfig& c = e.config;
   Role role = io_.role(c.name);
   if (role != e.last_role) {  // a change the daemon did not tell (a reload, a restart)
     e.last_role = role;
     e.role_since = std::max(e.role_since, now - interval_);
   }
-  const NetnsView* view = io_.view(c.netns);
   if (!view || (role != Role::primary && role != Role::backup)) {
     say(e, e.tracker.clear());
     e.reported.clear();
     return;
   }
-  std::optional<std::vector<KernelRoute>> routes;
-  if (!c.routes.empty()) {
-    auto read = io_.routes(c.netns, *view);
-    if (read) {
-      routes = std::move(*read);
-      e.route_error_said = false;
-    } else if (!e.route_error_said) {  // once per episode; the addresses are still compared
-      e.route_error_said = true;
-      log::router(spdlog::level::warn, c.name, c.netns, "audit: cannot read the routes: {}",
-                  read.error());
-    }
-  }
   KernelState kernel;
   kernel.has_address = [&](const HeldAddress& a) { return view->on_interface(a.prefix, a.dev); };
-  kernel.routes = routes ? &*routes : nullptr;
+  kernel.routes = routes;
   auto seen = audit(c, role, kernel);
-  if (!routes)  // not read this time: keep what was seen of the routes as it was
+  if (!routes) {  // not read this time: what was reported of the routes stays as it was
+    auto kind = role == Role::primary ? AuditFinding::Kind::missing : AuditFinding::Kind::held;
     for (const auto& f : e.tracker.reported())
-      if (f.what.starts_with("route ") &&
-          f.kind ==
-              (role == Role::primary ? AuditFinding::Kind::missing : AuditFinding::Kind::held))
-        seen.push_back(f);
+      if (f.what.starts_with("route ") && f.kind == kind) seen.push_back(f);
+  }
   auto changes = e.tracker.update(seen, e.role_since, grace_, now);
   say(e, changes);
   e.reported = e.tracker.reported();

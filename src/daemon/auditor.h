@@ -1,13 +1,14 @@
 // The audit's clock and reports (core/audit.h decides): every audited router
 // (one read from a keepalived.conf) is compared with the kernel every
-// [daemon] audit_interval_ms, spread evenly over the interval so that a
-// thousand routers cost a few comparisons at a time; a finding that lasts
-// audit_grace_ms is reported (journal entry with MESSAGE_ID, status, metric),
-// and its end too.
+// [daemon] audit_interval_ms, a namespace at a time, the namespaces spread
+// evenly over the interval so that a thousand routers cost a few comparisons
+// at a time; a finding that lasts audit_grace_ms is reported (journal entry
+// with MESSAGE_ID, status, metric), and its end too.
 //
 // Addresses come from what the core already knows of the namespace (its
 // netlink view, no system call); routes are read from the kernel (libnl,
-// netlink/routes.h), and only for routers that have virtual_routes.
+// netlink/routes.h), once per namespace and interval, and only where a
+// router has virtual_routes.
 #pragma once
 
 #include <cstdint>
@@ -53,18 +54,24 @@ class Auditor {
     RouterConfig config;
     AuditTracker tracker;
     std::vector<AuditFinding> reported;
-    TimePoint due{};
     TimePoint role_since{};
     Role last_role = Role::unknown;
+  };
+  struct Namespace {
+    TimePoint due{};
+    std::vector<std::string> routers;
     bool route_error_said = false;
   };
-  void check(Entry& e, TimePoint now);
+  void check(const std::string& netns, Namespace& ns, TimePoint now);
+  void check(Entry& e, const NetnsView* view, const std::vector<KernelRoute>* routes,
+             TimePoint now);
   void say(const Entry& e, const std::vector<AuditTracker::Change>& changes);
 
   Io io_;
   Millis interval_{0};
   Millis grace_{0};
   std::map<std::string, Entry> routers_;
+  std::map<std::string, Namespace> namespaces_;
 };
 
 }  // namespace havip
