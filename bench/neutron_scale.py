@@ -33,6 +33,8 @@ processes this script started (and their descendants) are signalled, by PID.
 
 usage: sudo bench/neutron_scale.py [--sizes 1,10,50] [--havip-only 1000] [--inc-k 30]
                                    [--hav-k 200] [--idle-s 10] [--json OUT]
+                                   [--routes] [--audit-interval-ms MS]
+(--routes --audit-interval-ms 0 / 10000: what the audit's route dumps cost when idle)
 """
 
 import argparse
@@ -129,6 +131,8 @@ class InNetns:
 
 # --------------------------------------------------------------------------- routers
 
+OPTIONS = {"routes": False, "audit_interval_ms": None}  # set from the command line
+
 class Router:
     def __init__(self, i):
         self.id = str(uuid.uuid4())
@@ -150,7 +154,10 @@ class Router:
             "    state BACKUP", f"    interface {ha}", f"    virtual_router_id {self.vrid}",
             "    priority 50", "    garp_master_delay 60", "    nopreempt", "    advert_int 2",
             "    track_interface {", f"        {ha}", "    }", "    virtual_ipaddress {",
-            f"        {self.vip}/24 dev {ha}", "    }", "}"])
+            f"        {self.vip}/24 dev {ha}", "    }"] + ([
+                "    virtual_routes {",
+                f"        0.0.0.0/0 via {self.vip.rsplit('.', 1)[0]}.254 dev {ha} no_track",
+                "    }"] if OPTIONS["routes"] else []) + ["}"])
 
     def change(self, add):
         """One rtnetlink change; returns (t_before_sendto, t_after_ack)."""
@@ -460,7 +467,10 @@ class Havipd:
             "[daemon]\n"
             f'state_dir = "{work}/havip-state"\nrun_dir = "{work}/run"\n'
             f'control_socket = "{work}/ctl.sock"\n'
-            'hold_down_ms = 0\nstate_sync = "deferred"\n\n'
+            'hold_down_ms = 0\nstate_sync = "deferred"\n'
+            + (f'audit_interval_ms = {OPTIONS["audit_interval_ms"]}\n'
+               if OPTIONS["audit_interval_ms"] is not None else "") + "\n"
+
             f'[neutron]\nstate_path = "{work}/sp"\n')
         self.conf = conf
 
@@ -667,7 +677,14 @@ def main():
     ap.add_argument("--workdir-parent", default="/var/lib")
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-incumbent", action="store_true")
+    ap.add_argument("--routes", action="store_true",
+                    help="a default route in every keepalived.conf (virtual_routes): the audit "
+                         "then dumps each router's routes")
+    ap.add_argument("--audit-interval-ms", type=int, default=None,
+                    help="havip.toml's audit_interval_ms (default: havipd's, 10000; 0: off)")
     args = ap.parse_args()
+    OPTIONS["routes"] = args.routes
+    OPTIONS["audit_interval_ms"] = args.audit_interval_ms
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces, setns)")
     if not HAVIPD.exists():
