@@ -151,7 +151,8 @@ constexpr std::string_view kTrackFileRule =
 constexpr std::string_view kOptionalPathRule = "an absolute path, or \"\" for none";
 constexpr std::string_view kSocketPathRule =
     "an absolute path of at most 107 bytes (a unix socket address), or \"\" for none";
-constexpr std::string_view kGroupRule = "a group name (letters, digits, '_', '.', '-')";
+constexpr std::string_view kGroupRule =
+    "a group name (letters, digits, '_', '.', '-') or \"\" (havipd's own)";
 constexpr std::string_view kIpv6PrefixRule = "an IPv6 prefix like \"fd00:1::/64\"";
 constexpr std::string_view kIpv6AddressRule = "an IPv6 address like \"fd00:1::53\"";
 constexpr std::string_view kUserRule =
@@ -619,7 +620,9 @@ DaemonConfig parse_daemon(TableReader& top) {
   if (auto v = r->absolute_path("radvd_binary")) d.radvd_binary = *v;
   if (auto v = r->checked("control_socket", valid_socket_path, kSocketPathRule))
     d.control_socket = *v;
-  if (auto v = r->checked("control_socket_group", valid_user_name, kGroupRule))
+  // "" (the default, documented so): havipd's own group.
+  auto group_ok = [](std::string_view g) { return g.empty() || valid_user_name(g); };
+  if (auto v = r->checked("control_socket_group", group_ok, kGroupRule))
     d.control_socket_group = *v;
   if (auto v = r->checked("metrics_textfile", valid_optional_path, kOptionalPathRule))
     d.metrics_textfile = *v;

@@ -50,3 +50,17 @@ def test_unknown_key_is_named(havipd_bin, workdir):
     proc = check(havipd_bin, path)
     assert proc.returncode == 1
     assert f"{path}:2:" in proc.stderr and "hold_down" in proc.stderr, proc.stderr
+
+
+def test_the_readmes_example_configuration_is_valid(havipd_bin, workdir):
+    """README's "Configuration" example, with every key at its documented default, as it
+    is written there (it once said control_socket_group = "", which was rejected)."""
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    conf = workdir / "readme.toml"
+    conf.write_text(example)
+    p = subprocess.run([str(havipd_bin), "--check-config", "--config", str(conf)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
