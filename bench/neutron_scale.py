@@ -56,7 +56,7 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HAVIPD = HERE.parent / "build" / "src" / "havipd"
+HAVIPD = Path(os.environ.get("HAVIPD") or HERE.parent / "build" / "src" / "havipd")
 INCUMBENT = shutil.which("neutron-keepalived-state-change") or \
     "/usr/bin/neutron-keepalived-state-change"
 
