@@ -34,6 +34,9 @@ class ControlCommands final : public Observer {
     const Metrics& metrics;
     std::function<bool()> ready;
     const TrackFiles& track;
+    // Neutron mode's state_path; empty when not in Neutron mode.
+    std::function<std::string()> neutron_state_path;
+    bool dry_run = false;  // havipd --dry-run
   };
   struct Watchers {
     std::function<std::size_t()> count;
