@@ -192,9 +192,15 @@ std::vector<std::string> end_monitors(const std::vector<Monitor>& ms,
     bool killed = false;
   };
   std::vector<Held> held;
+  std::vector<std::string> said;
   for (const auto& m : ms) {
     UniqueFd fd(pidfd_open(m.pid));
-    if (!fd) continue;  // gone already
+    if (!fd && errno == ESRCH) continue;  // gone already
+    if (!fd) {                            // (pidfd_open needs Linux 5.3)
+      said.push_back(fmt::format("{} (pid {}, NOT ENDED: pidfd_open: {})", m.args.router_id, m.pid,
+                                 std::strerror(errno)));
+      continue;
+    }
     if (read_file(p.proc + "/" + std::to_string(m.pid) + "/cmdline") != m.cmdline) continue;
     if (pidfd_signal(fd.get(), SIGTERM) != 0) continue;
     held.push_back({&m, std::move(fd)});
@@ -212,7 +218,6 @@ std::vector<std::string> end_monitors(const std::vector<Monitor>& ms,
   for (auto& h : held)
     if (!gone(h) && pidfd_signal(h.fd.get(), SIGKILL) == 0) h.killed = true;
   wait_all(Clock::now() + std::chrono::seconds(5));
-  std::vector<std::string> said;
   for (const auto& h : held)
     said.push_back(fmt::format("{} (pid {}{}{})", h.m->args.router_id, h.m->pid,
                                h.killed ? ", SIGKILL after SIGTERM" : "",
@@ -345,8 +350,8 @@ void say(std::ostream& out, bool dry_run, const std::string& line) {
 }
 
 // Ends the running monitors of one kind (the incumbent's, or the shims)
-// and says which.
-void end_all(bool shim, const Options& o, std::ostream& out) {
+// and says which; false when one could not be ended.
+bool end_all(bool shim, const Options& o, std::ostream& out, std::ostream& err) {
   const char* what = shim ? "shim" : "monitor";
   std::vector<Monitor> ms;
   for (auto& m : monitors(o.paths))
@@ -360,7 +365,16 @@ void end_all(bool shim, const Options& o, std::ostream& out) {
     auto ended = end_monitors(ms, o.term_timeout, o.paths);
     out << fmt::format("ended {} {}{}: {}\n", ended.size(), what, ended.size() == 1 ? "" : "s",
                        fmt::join(ended, ", "));
+    bool stuck = std::any_of(ended.begin(), ended.end(), [](const std::string& e) {
+      return e.find("STILL RUNNING") != std::string::npos ||
+             e.find("NOT ENDED") != std::string::npos;
+    });
+    if (stuck) {
+      err << fmt::format("havipctl: a {} could not be ended (see above)\n", what);
+      return false;
+    }
   }
+  return true;
 }
 
 }  // namespace
@@ -483,7 +497,7 @@ int takeover(const Options& o, std::ostream& out, std::ostream& err) {
   }
 
   // 3. The running monitors ended; the agent respawns them, now as shims.
-  end_all(false, o, out);
+  bool ended = end_all(false, o, out, err);
   if (o.dry_run) return 0;
 
   // 4. The agent respawns them (as shims); every state file is havipd's.
@@ -518,6 +532,7 @@ int takeover(const Options& o, std::ostream& out, std::ostream& err) {
     err << "havipctl: a state file does not say what havipd decided (see the table)\n";
     return 1;
   }
+  if (!ended) return 1;
   out << "taken over: havipd serves every router; release with havipctl neutron release\n";
   return 0;
 }
@@ -563,7 +578,7 @@ int release(const Options& o, std::ostream& out, std::ostream& err) {
   }
 
   // 2. The shims ended: the agent respawns the real monitors.
-  end_all(true, o, out);
+  bool ended = end_all(true, o, out, err);
   if (o.dry_run) return 0;
 
   auto routers = routers_in(state_path);
@@ -575,6 +590,7 @@ int release(const Options& o, std::ostream& out, std::ostream& err) {
                "the L3 agent respawns them every check_child_processes_interval (restart it if "
                "that is 0); keep havipd running until they are back",
                o, out);
+  if (!ended) return 1;
   out << "released: the L3 agent's own monitors run the routers again\n";
   return 0;
 }
