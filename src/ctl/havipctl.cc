@@ -1,8 +1,9 @@
 // havipctl: asks a running havipd over its control socket (ctl/protocol.h).
 //
 // Exit codes: 0 ok; 1 havipd answered with an error (a rejected reload), or
-// a drained router is still primary here after the drain's timeout; 2 usage;
-// 3 havipd cannot be reached (not running, permission, timeout).
+// a drained router is still primary here after the drain's timeout, or a
+// neutron takeover/release refused or failed; 2 usage; 3 havipd cannot be
+// reached (not running, permission, timeout).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <grp.h>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "core/unique_fd.h"
+#include "ctl/neutron_switch.h"
 #include "ctl/protocol.h"
 #include "havip_build.h"
 
@@ -337,6 +339,32 @@ int main(int argc, char** argv) {
   drain->add_option("ROUTER", routers, "the routers (default: every router with a track_file)");
   auto* undrain = app.add_subcommand("undrain", "give drained routers back to VRRP");
   undrain->add_option("ROUTER", routers, "the routers (default: every drained router)");
+  auto* neutron =
+      app.add_subcommand("neutron",
+                         "hand a network node's HA routers from the per-router monitors to havipd, "
+                         "and back");
+  neutron->require_subcommand(1);
+  namespace nsw = havip::ctl::neutron;
+  nsw::Options switch_options;
+  switch_options.paths.shim = HAVIP_NEUTRON_SHIM;
+  double switch_wait_s = 90;
+  std::string state_path;
+  for (auto [name, what] : {std::pair{"takeover",
+                                      "check that havipd serves every router, divert "
+                                      "neutron-keepalived-state-change to havip's shim, end "
+                                      "the running monitors"},
+                            std::pair{"release",
+                                      "put neutron-keepalived-state-change back, end the "
+                                      "shims: the L3 agent respawns its monitors"}}) {
+    auto* sub = neutron->add_subcommand(name, what);
+    sub->add_flag("--dry-run", switch_options.dry_run, "say what would be done, do nothing");
+    sub->add_option("--wait", switch_wait_s,
+                    "seconds to wait for the L3 agent to respawn the monitors")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    sub->add_option("--state-path", state_path,
+                    "Neutron's state_path (default: havipd's [neutron] state_path)");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -345,6 +373,19 @@ int main(int argc, char** argv) {
   }
   std::string command = app.get_subcommands().front()->get_name();
   try {
+    if (command == "neutron") {
+      auto timeout = std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000));
+      switch_options.status = [&socket, timeout] {
+        json answer = ask(socket, ctl::Command::status, timeout);
+        if (!answer.value("ok", false)) throw Failure{kExitAnswer, error_of(answer)};
+        return answer["status"];
+      };
+      if (!state_path.empty()) switch_options.state_path = state_path;
+      switch_options.wait = std::chrono::milliseconds(static_cast<long long>(switch_wait_s * 1000));
+      bool take = neutron->get_subcommands().front()->get_name() == "takeover";
+      return take ? nsw::takeover(switch_options, std::cout, std::cerr)
+                  : nsw::release(switch_options, std::cout, std::cerr);
+    }
     return run(socket, command, as_json,
                std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000)), routers,
                std::chrono::milliseconds(static_cast<long long>(drain_wait_s * 1000)));

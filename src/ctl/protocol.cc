@@ -148,7 +148,10 @@ json status_json(const Status& s) {
   return {{"version", s.version},
           {"pid", s.pid},
           {"ready", s.ready},
+          {"dry_run", s.dry_run},
           {"namespaces", s.namespaces},
+          {"neutron", s.neutron_state_path.empty() ? json(nullptr)
+                                                   : json{{"state_path", s.neutron_state_path}}},
           {"routers", std::move(routers)}};
 }
 

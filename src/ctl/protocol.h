@@ -99,6 +99,10 @@ struct Status {
   bool ready = false;
   std::vector<std::string> namespaces;  // watched now ("" = the host's)
   std::vector<RouterStatus> routers;
+  // Neutron mode: its [neutron] state_path (havipctl neutron takeover reads
+  // it); empty otherwise.
+  std::string neutron_state_path;
+  bool dry_run = false;  // havipd --dry-run: it changes nothing
 };
 
 struct Transition {

@@ -32,6 +32,8 @@ nlohmann::ordered_json ControlCommands::status(TimePoint now) const {
   s.pid = static_cast<int>(::getpid());
   s.ready = sources_.ready();
   s.namespaces = sources_.namespaces.watched();
+  s.dry_run = sources_.dry_run;
+  if (sources_.neutron_state_path) s.neutron_state_path = sources_.neutron_state_path();
   for (const auto& r : engine.status()) {
     ctl::RouterStatus out;
     out.name = r.name;

@@ -35,6 +35,9 @@ class ControlCommands final : public Observer {
     const Metrics& metrics;
     std::function<bool()> ready;
     const TrackFiles& track;
+    // Neutron mode's state_path; empty when not in Neutron mode.
+    std::function<std::string()> neutron_state_path;
+    bool dry_run = false;  // havipd --dry-run
     const Auditor* audit = nullptr;  // the audit's findings (none: not shown)
   };
   struct Watchers {

@@ -237,8 +237,11 @@ bool Daemon::setup() {
           [this] { return commands_->metrics(); }, [this] { return reload(); },
           [this](bool on, const std::vector<std::string>& names) { return drain(on, names); }});
   commands_ = std::make_unique<ControlCommands>(
-      ControlCommands::Sources{engine_, *pipeline_, *namespaces_, counters_, metrics_,
-                               [this] { return readiness_.ready(); }, *track_, auditor_.get()},
+      ControlCommands::Sources{
+          engine_, *pipeline_, *namespaces_, counters_, metrics_,
+          [this] { return readiness_.ready(); }, *track_,
+          [this] { return config_.neutron ? config_.neutron->state_path : std::string(); },
+          options_.dry_run, auditor_.get()},
       ControlCommands::Watchers{[this] { return control_ ? control_->watchers() : 0; },
                                 [this](const std::string& line) { control_->broadcast(line); }},
       [] { return std::chrono::system_clock::now(); });

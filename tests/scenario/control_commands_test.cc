@@ -41,6 +41,7 @@ struct Rig {
   MonitorCounters counters;
   Metrics metrics;
   bool ready = false;
+  std::string state_path;  // Neutron mode's
   std::size_t watchers = 0;
   std::vector<std::string> broadcast;
   std::chrono::system_clock::time_point wall{std::chrono::seconds(1'700'000'000)};
@@ -52,7 +53,8 @@ struct Rig {
                    observer};
   ControlCommands commands{
       ControlCommands::Sources{engine, pipeline, namespaces, counters, metrics,
-                               [this] { return ready; }, track},
+                               [this] { return ready; }, track, [this] { return state_path; },
+                               false, nullptr},
       ControlCommands::Watchers{[this] { return watchers; },
                                 [this](const std::string& line) { broadcast.push_back(line); }},
       [this] { return wall; }};
@@ -86,6 +88,14 @@ TEST(ControlCommands, StatusShowsEachRoutersLastTransition) {
   EXPECT_TRUE(rig.router_status("r2")["since"].is_null());
   rig.ready = true;
   EXPECT_EQ(rig.commands.status(rig.now)["ready"], true);
+}
+
+TEST(ControlCommands, StatusSaysNeutronModeAndItsStatePath) {
+  Rig rig;
+  EXPECT_TRUE(rig.commands.status(rig.now)["neutron"].is_null());
+  rig.state_path = "/var/lib/neutron";
+  EXPECT_EQ(rig.commands.status(rig.now)["neutron"],
+            nlohmann::json({{"state_path", "/var/lib/neutron"}}));
 }
 
 TEST(ControlCommands, TransitionsAreSentToWatchersOnlyWhenThereAreAny) {

@@ -143,6 +143,11 @@ TEST(Protocol, StatusObject) {
   Status none = sample_status();
   none.routers[0].track.clear();
   EXPECT_TRUE(status_json(none)["routers"][0]["track"].is_null());  // no track_file
+  EXPECT_TRUE(j["neutron"].is_null());
+  EXPECT_EQ(j["dry_run"], false);
+  Status neutron = sample_status();
+  neutron.neutron_state_path = "/var/lib/neutron";
+  EXPECT_EQ(status_json(neutron)["neutron"]["state_path"], "/var/lib/neutron");
 }
 
 TEST(Protocol, StatusTable) {
