@@ -85,6 +85,7 @@ class Incumbent:
     def __init__(self, sp, router_id, ns, ha, vip):
         self.sp = sp
         self.router_id = router_id
+        self.ns = ns
         self.conf_dir = sp.conf_dir(router_id)
         self.log = self.conf_dir / "neutron-keepalived-state-change.log"
         self.pid_file = sp.path / "external" / "pids" / f"{router_id}.monitor.pid"
@@ -119,6 +120,34 @@ class Incumbent:
                 return None
             return p if self.ours(p) else None
         self.pid = wait_for(pid, 10, what=f"{self.pid_file}")
+
+    def wait_subscribed(self, timeout=30):
+        """Waits until one of its processes holds a netlink socket in its namespace subscribed to
+        IPv4 address events. The incumbent reads the initial state and subscribes in two
+        threads at once, and only then: a change before that is missed for good
+        (NEUTRON.md, "VIP set before the monitor started"; #1818614). On a loaded machine
+        that window lasts seconds; the test changes nothing inside it."""
+        def subscribed():
+            inodes = set()
+            for p in self.processes():
+                try:
+                    fds = os.listdir(f"/proc/{p}/fd")
+                except OSError:
+                    continue
+                for fd in fds:
+                    try:
+                        link = os.readlink(f"/proc/{p}/fd/{fd}")
+                    except OSError:
+                        continue
+                    if link.startswith("socket:["):
+                        inodes.add(int(link[8:-1]))
+            # /proc/net/netlink there: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+            table = subprocess.run(["ip", "netns", "exec", self.ns, "cat", "/proc/net/netlink"],
+                                   capture_output=True, text=True).stdout.splitlines()[1:]
+            return any(int(f[1]) == 0 and int(f[3], 16) & 0x10 and int(f[9]) in inodes
+                       for f in (line.split() for line in table) if len(f) >= 10)
+        wait_for(subscribed, timeout,
+                 what=f"{INCUMBENT} of {self.router_id} subscribed to address events in {self.ns}")
 
     def ours(self, pid):
         """pid is one of this monitor's processes (setproctitle joins its argv with spaces,
@@ -308,6 +337,9 @@ def _scenario(c):
         i.wait_started()
     c.note("havipd ready, incumbents daemonized: " +
            ", ".join(str(i.pid) for i in c.incumbents))
+    for i in c.incumbents:
+        i.wait_subscribed()
+    c.note("incumbents subscribed")
 
     expected = {r1.id: ["backup"], r2.id: ["primary"]}
 
