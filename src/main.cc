@@ -1,7 +1,9 @@
 // havipd: parses arguments, sets up logging, runs the daemon. Nothing else.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -22,6 +24,14 @@ void raise_fd_limit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+// Whether `havipctl neutron takeover` put havip's shim in the place of
+// Neutron's monitor (the link it makes).
+bool monitor_is_shim() {
+  char target[4096];
+  ssize_t n = ::readlink("/usr/bin/neutron-keepalived-state-change", target, sizeof target);
+  return n > 0 && std::string(target, static_cast<std::size_t>(n)) == HAVIP_NEUTRON_SHIM;
 }
 
 }  // namespace
@@ -66,6 +76,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   raise_fd_limit();
+  bool neutron = config->neutron.has_value();
   havip::Daemon daemon(std::move(*config), havip::DaemonOptions{dry_run});
-  return daemon.run();
+  int rc = daemon.run();
+  // After a takeover the L3 agent runs shims that do nothing: from now on no
+  // router's state is written or reported until havipd runs again.
+  if (neutron && !dry_run && monitor_is_shim())
+    spdlog::error(
+        "havipd stopped while the L3 agent runs havip's shim as "
+        "neutron-keepalived-state-change: no router's state is written or reported to the "
+        "agent until havipd runs again (`havipctl neutron release` gives the routers back to "
+        "Neutron's own monitors)");
+  return rc;
 }

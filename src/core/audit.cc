@@ -41,6 +41,11 @@ std::string AuditFinding::to_string() const {
   return (kind == Kind::missing ? "primary is missing " : "backup still holds ") + what;
 }
 
+bool same_audit_inputs(const RouterConfig& a, const RouterConfig& b) {
+  return a.audit == b.audit && a.netns == b.netns && a.addresses == b.addresses &&
+         a.routes == b.routes;
+}
+
 bool route_present(const HeldRoute& route, const std::vector<KernelRoute>& routes) {
   return std::any_of(routes.begin(), routes.end(), [&](const KernelRoute& k) {
     if (k.table != route.table || k.destination != route.destination) return false;

@@ -67,6 +67,11 @@ struct KernelState {
 // The differences between what `router` should hold in `role` and `kernel`.
 std::vector<AuditFinding> audit(const RouterConfig& router, Role role, const KernelState& kernel);
 
+// Whether a configuration change leaves what audit() compares as it was (the
+// namespace, the addresses, the routes): a change elsewhere (radvd's content,
+// a conntrackd.conf appearing) keeps the findings and their grace.
+bool same_audit_inputs(const RouterConfig& a, const RouterConfig& b);
+
 // Whether `route` is among `routes`: same table and destination, and a hop
 // with its gateway and device (those it names).
 bool route_present(const HeldRoute& route, const std::vector<KernelRoute>& routes);

@@ -44,9 +44,13 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+// Reads a regular file (a /proc file, a pid or state file in a directory the
+// neutron user owns): a FIFO planted there does not hang a command run as root.
 std::optional<std::string> read_file(const std::string& path, std::size_t max = 65536) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   std::string out;
   char buf[4096];
   while (out.size() < max) {
@@ -157,7 +161,12 @@ std::vector<Monitor> monitors(const Paths& p) {
     if (!cmdline || cmdline->empty()) continue;
     auto args = monitor_args(*cmdline);
     if (!args) continue;
-    bool shim = link_target(dir + "/exe") == p.shim;
+    // A shim started before an upgrade of havip runs a file dpkg has since
+    // replaced: the kernel then adds " (deleted)" to the link.
+    std::string exe = link_target(dir + "/exe");
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (exe.ends_with(kDeleted)) exe.resize(exe.size() - kDeleted.size());
+    bool shim = exe == p.shim;
     if (!args->named && !shim) continue;
     out.push_back({std::stoi(std::string(name)), *args, *cmdline, shim});
   }
@@ -554,7 +563,10 @@ int release(const Options& o, std::ostream& out, std::ostream& err) {
 
   // 1. The shim unlinked and the real monitor put back.
   auto div = diversion(p);
-  if (is_symlink_to(p.monitor, p.shim)) {
+  if (is_symlink_to(p.monitor, p.shim) && div.how != Diverted::by_havip) {
+    out << fmt::format("{} leads to the shim but is {}: left alone\n", p.monitor,
+                       div.how == Diverted::otherwise ? div.says : "not diverted");
+  } else if (is_symlink_to(p.monitor, p.shim)) {
     say(out, o.dry_run, fmt::format("remove the link {} -> {}", p.monitor, p.shim));
     if (!o.dry_run && ::unlink(p.monitor.c_str()) != 0) {
       err << fmt::format("havipctl: cannot remove {}: {}\n", p.monitor, std::strerror(errno));

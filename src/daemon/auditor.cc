@@ -28,12 +28,12 @@ void Auditor::configure(const DaemonConfig& daemon, const std::vector<RouterConf
       it = routers_.erase(it);
       continue;
     }
-    if (!(it->second.config == *n->second)) {  // what it should hold changed: start over
+    if (!same_audit_inputs(it->second.config, *n->second)) {  // what it should hold changed
       say(it->second, it->second.tracker.clear());
       it->second.reported.clear();
-      it->second.config = *n->second;
       it->second.role_since = now;
     }
+    it->second.config = *n->second;
     ++it;
   }
   for (const auto& [name, r] : next)

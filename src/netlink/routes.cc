@@ -69,9 +69,12 @@ tl::expected<std::vector<KernelRoute>, std::string> read_routes(
   if (!opened) return tl::unexpected(opened.error());
   if (!*opened) return tl::unexpected(opened->error());
   Sock sock = std::move(**opened);
-  // Never wait on a kernel that does not answer: a second, then give up.
+  // Never wait on a kernel that does not answer: each receive waits a second
+  // at most (libnl gives up with -NLE_AGAIN, a dump error, never a short list).
   timeval timeout{1, 0};
-  setsockopt(nl_socket_get_fd(sock.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (setsockopt(nl_socket_get_fd(sock.get()), SOL_SOCKET, SO_RCVTIMEO, &timeout,
+                 sizeof timeout) != 0)
+    return tl::unexpected(std::string("SO_RCVTIMEO: ") + std::strerror(errno));
 
   nl_cache* raw = nullptr;
   if (int err = rtnl_route_alloc_cache(sock.get(), AF_UNSPEC, 0, &raw); err < 0)

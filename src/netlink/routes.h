@@ -3,7 +3,9 @@
 // every nexthop of a multipath route): the attribute walking the hot path
 // does by hand with libmnl (decode.cc) is not worth repeating here, where a
 // route dump is rare and small. Each call opens its own socket in the
-// namespace and waits for the whole dump (a second at most).
+// namespace and waits for the whole dump, on the event loop (each receive
+// waits a second at most; the dump as a whole takes as long as the table is
+// large: a namespace with a full Internet table is not one to audit).
 #pragma once
 
 #include <cstdint>

@@ -82,8 +82,13 @@ int main(int argc, char** argv) {
   if (auto g = option(argc, argv, "--group"); g && !g->empty() && !(gid = group_id(*g)))
     return fail("no such group", *g);
 
-  int fd = ::open(pid_file->c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  // Run as root in a directory the neutron user owns: a symlink or a FIFO
+  // planted as the pid file is refused, not written through or waited on.
+  int fd = ::open(pid_file->c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd < 0) return fail("cannot open the pid file", *pid_file + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return fail("the pid file is not a regular file", *pid_file);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
     return fail("already running (the pid file is locked)", *pid_file);
 

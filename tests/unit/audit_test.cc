@@ -152,6 +152,27 @@ TEST(Audit, RouteText) {
 
 TimePoint T(int ms) { return TimePoint{} + Millis(ms); }
 
+TEST(Audit, OnlyTheNamespaceAddressesAndRoutesStartTheAuditOver) {
+  RouterConfig a = neutron_like();
+  RouterConfig b = a;
+  b.conntrackd = ConntrackdConfig{"/var/lib/neutron/ha_confs/r1/conntrackd.conf"};
+  b.radvd = RadvdConfig{};
+  b.vrrp.priority = 50;
+  EXPECT_TRUE(same_audit_inputs(a, b));  // its findings and their grace are kept
+  b = a;
+  b.routes[0].via = P("203.0.113.254/32");
+  EXPECT_FALSE(same_audit_inputs(a, b));
+  b = a;
+  b.addresses.pop_back();
+  EXPECT_FALSE(same_audit_inputs(a, b));
+  b = a;
+  b.netns = "qrouter-2";
+  EXPECT_FALSE(same_audit_inputs(a, b));
+  b = a;
+  b.audit = false;
+  EXPECT_FALSE(same_audit_inputs(a, b));
+}
+
 TEST(AuditTracker, AFindingIsReportedOnceItLastedTheGrace) {
   AuditTracker t;
   AuditFinding f{AuditFinding::Kind::missing, "route default"};
