@@ -122,4 +122,20 @@ void HookQueue::cancel() {
       log::router(spdlog::level::warn, router_, netns_, "{} not run: stopping", job.spec.what);
 }
 
+void HookQueue::drop_hooks() {
+  if (running_ && running_->effect == "hook") {
+    log::router(spdlog::level::warn, router_, netns_, "{} killed: reconfigured",
+                running_->spec.what);
+    launcher_.signal(pid_, SIGKILL);
+    kill_at_.reset();  // done() follows when the kill is seen, and goes on with the rest
+  }
+  std::deque<Job> kept;
+  for (auto& job : queue_)
+    if (job.call || job.effect != "hook")
+      kept.push_back(std::move(job));
+    else
+      log::router(spdlog::level::warn, router_, netns_, "{} not run: reconfigured", job.spec.what);
+  queue_ = std::move(kept);
+}
+
 }  // namespace havip

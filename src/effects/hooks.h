@@ -44,6 +44,11 @@ class HookQueue {
   // Shutdown: queued hooks are dropped (and logged), a running one is killed;
   // what waited for them with then() is called now.
   void cancel();
+  // A router's configuration changed: its hooks are dropped and a running one
+  // killed as by cancel(), but the commands queued with run() (the
+  // transition's conntrackd commands) still run to their end, and what waits
+  // for them with then() is called when they are done.
+  void drop_hooks();
   bool idle() const { return !running_ && queue_.empty(); }
   std::size_t queued() const { return queue_.size(); }
 

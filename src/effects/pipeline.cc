@@ -66,7 +66,8 @@ void Pipeline::configure(const DaemonConfig& daemon, const std::vector<RouterCon
       entry.effects->reconfigured(r);  // the state file's directory, if that changed
       continue;
     }
-    if (entry.effects) retire(std::move(entry.effects), now);  // changed: the old one stops
+    if (entry.effects)  // changed: the old one stops (its conntrackd commands finish)
+      retire(std::move(entry.effects), now, RouterEffects::Stop::reconfigured);
     entry.role = role_of(r.name);
     entry.effects = std::make_unique<RouterEffects>(ctx_, daemon, r);
     entry.effects->prepare(now);
@@ -77,8 +78,9 @@ void Pipeline::configure(const DaemonConfig& daemon, const std::vector<RouterCon
   tick(now);
 }
 
-void Pipeline::retire(std::unique_ptr<RouterEffects> effects, TimePoint now) {
-  effects->stop(now);
+void Pipeline::retire(std::unique_ptr<RouterEffects> effects, TimePoint now,
+                      RouterEffects::Stop why) {
+  effects->stop(now, why);
   retiring_.push_back(std::move(effects));
 }
 

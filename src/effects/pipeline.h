@@ -84,7 +84,8 @@ class Pipeline {
   std::uint64_t write_state(const std::string& router, Role role);
   void state_written(Entry& entry, std::uint64_t seq);
   void after_state_file(Entry& entry, Role from, Role to);
-  void retire(std::unique_ptr<RouterEffects> effects, TimePoint now);
+  void retire(std::unique_ptr<RouterEffects> effects, TimePoint now,
+              RouterEffects::Stop why = RouterEffects::Stop::gone);
   // A retiring router whose processes `r` must wait for, if any.
   const RouterEffects* predecessor_of(const RouterConfig& r) const;
   static bool succeeds(const RouterConfig& next, const RouterConfig& old);

@@ -75,9 +75,12 @@ void RouterEffects::enter(Role role, TimePoint now) {
   apply(now);
 }
 
-void RouterEffects::stop(TimePoint now) {
+void RouterEffects::stop(TimePoint now, Stop why) {
   role_ = Role::unknown;
-  hooks_.cancel();
+  if (why == Stop::reconfigured)
+    hooks_.drop_hooks();  // conntrackd's commands and the notification go on
+  else
+    hooks_.cancel();
   retry_.clear(kSysctls);
   retry_.clear(kRadvd);
   if (radvd_) apply_radvd(now);

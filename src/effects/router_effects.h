@@ -47,8 +47,12 @@ class RouterEffects {
   void written(Role from, Role to);
   // The gateway interface (re)appeared: its sysctls for the current role.
   void gateway_appeared(TimePoint now);
-  // Stops every child (shutdown, router removed): as for `unknown`.
-  void stop(TimePoint now);
+  // Stops every child: as for `unknown`. Shutdown or a router removed also
+  // cancels its hooks and conntrackd commands; a router reconfigured (its
+  // successor waits for these effects to be quiet) lets the transition's
+  // conntrackd commands and the notification after them finish.
+  enum class Stop { gone, reconfigured };
+  void stop(TimePoint now, Stop why = Stop::gone);
 
   void tick(TimePoint now);
   std::optional<TimePoint> deadline() const;

@@ -562,6 +562,32 @@ TEST(Conntrackd, ARemovedRouterStillTellsTheAgentWhatWasWrittenThenIsForgotten) 
                                       "notify r1 primary", "forget r1"));
 }
 
+TEST(Conntrackd, AReconfigurationDuringTheCommandsLetsThemFinishThenTheAgentHears) {
+  auto r = conntrackd_router("r1");
+  r.hooks = {{{"/usr/local/bin/notify"}, Millis(1000)}};
+  Rig rig({r});
+  rig.role("r1", U, P);
+  EXPECT_THAT(rig.take(), ElementsAre("start r1 conntrackd -c (primary)"));
+  // A router update (a floating IP in keepalived.conf) lands mid-commit.
+  r.addresses.push_back({*IpPrefix::parse("203.0.113.9/24"), "qg-r1"});
+  rig.configure({r}, P);
+  EXPECT_THAT(rig.take(), IsEmpty());  // -c is not killed; the hook is dropped
+  finish(rig, "r1",
+         {"conntrackd -c (primary)", "conntrackd -f (primary)", "conntrackd -R (primary)",
+          "conntrackd -B (primary)"});
+  Journal j = rig.take();
+  ASSERT_GE(j.size(), 8u) << ::testing::PrintToString(j);
+  EXPECT_THAT(
+      Journal(j.begin(), j.begin() + 8),
+      ElementsAre(
+          "exit r1 conntrackd -c (primary) (exit code 0)", "start r1 conntrackd -f (primary)",
+          "exit r1 conntrackd -f (primary) (exit code 0)", "start r1 conntrackd -R (primary)",
+          "exit r1 conntrackd -R (primary) (exit code 0)", "start r1 conntrackd -B (primary)",
+          "exit r1 conntrackd -B (primary) (exit code 0)", "notify r1 primary"));
+  EXPECT_EQ(std::count(j.begin(), j.end(), "start r1 hook notify (primary)"), 0);
+  EXPECT_EQ(std::count(j.begin(), j.end(), "notify r1 primary"), 1);
+}
+
 TEST(Conntrackd, ItsConfigAppearingRestartsNothing) {
   auto r = radvd_router("r1");
   Rig rig({r});
