@@ -65,12 +65,14 @@ std::optional<Ids> parse_stat(std::string_view stat) {
   if (close == std::string_view::npos) return std::nullopt;
   std::string_view rest = stat.substr(close + 1);
   pid_t fields[3] = {};
+  char state = 0;
   for (int i = -1; i < 3; ++i) {  // -1: the state letter
     auto start = rest.find_first_not_of(' ');
     if (start == std::string_view::npos) return std::nullopt;
     rest.remove_prefix(start);
     auto end = rest.find(' ');
     std::string_view word = rest.substr(0, end);
+    if (i < 0) state = word.size() == 1 ? word[0] : 0;
     if (i >= 0 && !to_pid(word, fields[i])) return std::nullopt;
     if (end == std::string_view::npos) {
       if (i < 2) return std::nullopt;
@@ -78,7 +80,7 @@ std::optional<Ids> parse_stat(std::string_view stat) {
     }
     rest.remove_prefix(end);
   }
-  return Ids{fields[1], fields[2]};
+  return Ids{fields[1], fields[2], state};
 }
 
 std::optional<Ids> ids(pid_t pid) {
@@ -100,8 +102,12 @@ std::optional<std::string> parse_environ(std::string_view environ, std::string_v
 }
 
 std::optional<std::string> environ_value(pid_t pid, std::string_view key) {
-  auto text = slurp("/proc/" + std::to_string(pid) + "/environ");
+  auto text = environ(pid);
   return text ? parse_environ(*text, key) : std::nullopt;
+}
+
+std::optional<std::string> environ(pid_t pid) {
+  return slurp("/proc/" + std::to_string(pid) + "/environ");
 }
 
 }  // namespace havip::proc

@@ -22,11 +22,15 @@ std::set<pid_t> children();
 struct Ids {
   pid_t pgid = 0;
   pid_t sid = 0;
+  char state = 0;  // 'R', 'S', ..., 'Z' (exited, not yet reaped)
 };
-// The process group and session of `pid`, or nullopt once it is gone.
+// The process group, session and state of `pid`, or nullopt once it is gone.
 std::optional<Ids> ids(pid_t pid);
 // The value of `key` in `pid`'s initial environment (/proc/PID/environ).
 std::optional<std::string> environ_value(pid_t pid, std::string_view key);
+// /proc/PID/environ as it reads: empty for a process that has exited, and
+// for a moment while one execs (its new image not yet in place).
+std::optional<std::string> environ(pid_t pid);
 
 // Parsers, for tests: the text of /proc/PID/stat (the command may hold
 // spaces and parentheses) and of /proc/PID/environ (NUL-separated).

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -495,11 +496,23 @@ void SpawnLauncher::adopt_orphans(Unit* context) {
 // own) that just lost a process, or any of that router's, else the unit that
 // just lost a process.
 SpawnLauncher::Unit* SpawnLauncher::owner_of(pid_t pid, Unit* context) {
-  if (auto ids = proc::ids(pid)) {
+  auto ids = proc::ids(pid);
+  if (ids) {
     for (pid_t leader : {ids->sid, ids->pgid})
       if (auto it = pids_.find(leader); it != pids_.end()) return units_.at(it->second).get();
   }
-  if (auto router = proc::environ_value(pid, "HAVIP_ROUTER")) {
+  // An orphan caught in the middle of its exec (`setsid -f cmd`: re-parented
+  // to us the moment setsid exits) shows an empty environment for a moment;
+  // read as "no router", it went to whichever unit had just lost a process —
+  // another router's, when two exit together. A few reads, a millisecond
+  // apart, see its new image (an exited one stays empty: not waited for).
+  auto text = proc::environ(pid);
+  for (int tries = 0; text && text->empty() && ids && ids->state != 'Z' && tries < 20; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    text = proc::environ(pid);
+    ids = proc::ids(pid);
+  }
+  if (auto router = text ? proc::parse_environ(*text, "HAVIP_ROUTER") : std::nullopt) {
     if (context && context->spec.router == *router) return context;
     for (auto& [id, u] : units_)
       if (u->spec.router == *router) return u.get();

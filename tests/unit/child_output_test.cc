@@ -98,6 +98,8 @@ TEST(ProcParse, StatFieldsAreCountedFromTheLastParenthesis) {
   ASSERT_TRUE(ids);
   EXPECT_EQ(ids->pgid, 1230);
   EXPECT_EQ(ids->sid, 1229);
+  EXPECT_EQ(ids->state, 'S');
+  EXPECT_EQ(proc::parse_stat("7 (x) Z 1 7 7 0 -1 0")->state, 'Z');
   EXPECT_FALSE(proc::parse_stat("1234 (sleep"));
   EXPECT_FALSE(proc::parse_stat("1234 (sleep) S 1"));
 }
