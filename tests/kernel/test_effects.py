@@ -259,7 +259,11 @@ def test_killed_radvd_is_respawned(netns, havipd, workdir):
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() == str(first), timeout=5,
              what=lambda: f"radvd's pid file with {first}\n" + d.log_text())
 
-    before = set(radvd_pids(run_dir))  # the first radvd and its privsep child
+    # The first radvd and its privsep child, which it forks after writing its pid file:
+    # waited for, or, reparented to havipd after the kill, it would pass for a new radvd.
+    before = set(wait_for(lambda: [p for p in radvd_pids(run_dir) if parent_pid(p) == first]
+                          and radvd_pids(run_dir), timeout=5,
+                          what=lambda: "the first radvd's privsep child\n" + d.log_text()))
     os.kill(first, signal.SIGKILL)  # a process havipd started, by PID
     killed = time.monotonic()
     second = wait_for(lambda: radvd_main(d, run_dir, exclude=before),
