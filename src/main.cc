@@ -1,14 +1,13 @@
 // havipd: parses arguments, sets up logging, runs the daemon. Nothing else.
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <string>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "config/config_parse.h"
+#include "ctl/neutron_switch.h"
 #include "daemon/config_file.h"
 #include "daemon/daemon.h"
 #include "log/logging.h"
@@ -24,14 +23,6 @@ void raise_fd_limit() {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
-}
-
-// Whether `havipctl neutron takeover` put havip's shim in the place of
-// Neutron's monitor (the link it makes).
-bool monitor_is_shim() {
-  char target[4096];
-  ssize_t n = ::readlink("/usr/bin/neutron-keepalived-state-change", target, sizeof target);
-  return n > 0 && std::string(target, static_cast<std::size_t>(n)) == HAVIP_NEUTRON_SHIM;
 }
 
 }  // namespace
@@ -81,7 +72,9 @@ int main(int argc, char** argv) {
   int rc = daemon.run();
   // After a takeover the L3 agent runs shims that do nothing: from now on no
   // router's state is written or reported until havipd runs again.
-  if (neutron && !dry_run && monitor_is_shim())
+  havip::ctl::neutron::Paths paths;
+  paths.shim = HAVIP_NEUTRON_SHIM;
+  if (neutron && !dry_run && havip::ctl::neutron::shim_in_place(paths))
     spdlog::error(
         "havipd stopped while the L3 agent runs havip's shim as "
         "neutron-keepalived-state-change: no router's state is written or reported to the "

@@ -388,6 +388,8 @@ bool end_all(bool shim, const Options& o, std::ostream& out, std::ostream& err) 
 
 }  // namespace
 
+bool shim_in_place(const Paths& p) { return is_symlink_to(p.monitor, p.shim); }
+
 std::optional<MonitorArgs> monitor_args(std::string_view cmdline) {
   std::vector<std::string> words = split(cmdline, '\0');
   if (words.size() == 1) {  // setproctitle: one line of words, in parentheses
@@ -482,7 +484,7 @@ int takeover(const Options& o, std::ostream& out, std::ostream& err) {
       }
     }
   }
-  if (is_symlink_to(p.monitor, p.shim)) {
+  if (shim_in_place(p)) {
     out << fmt::format("{} is already the shim ({})\n", p.monitor, p.shim);
   } else if (exists(p.monitor) && !o.dry_run) {
     err << fmt::format(
@@ -563,10 +565,11 @@ int release(const Options& o, std::ostream& out, std::ostream& err) {
 
   // 1. The shim unlinked and the real monitor put back.
   auto div = diversion(p);
-  if (is_symlink_to(p.monitor, p.shim) && div.how != Diverted::by_havip) {
+  bool linked = shim_in_place(p);
+  if (linked && div.how != Diverted::by_havip) {
     out << fmt::format("{} leads to the shim but is {}: left alone\n", p.monitor,
                        div.how == Diverted::otherwise ? div.says : "not diverted");
-  } else if (is_symlink_to(p.monitor, p.shim)) {
+  } else if (linked) {
     say(out, o.dry_run, fmt::format("remove the link {} -> {}", p.monitor, p.shim));
     if (!o.dry_run && ::unlink(p.monitor.c_str()) != 0) {
       err << fmt::format("havipctl: cannot remove {}: {}\n", p.monitor, std::strerror(errno));

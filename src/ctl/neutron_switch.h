@@ -51,6 +51,10 @@ struct Options {
   Paths paths;
 };
 
+// Whether the monitor's path is the link to the shim a takeover makes
+// (havipd checks it as it stops: the routers then have no other monitor).
+bool shim_in_place(const Paths& p);
+
 // Exit codes: 0 done (or already done), 1 refused or failed (said on
 // stderr); havipd unreachable is thrown by `status`.
 int takeover(const Options& o, std::ostream& out, std::ostream& err);

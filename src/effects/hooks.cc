@@ -107,12 +107,14 @@ void HookQueue::tick(TimePoint now) {
 
 std::optional<TimePoint> HookQueue::deadline() const { return kill_at_; }
 
+void HookQueue::kill_running(const char* why) {
+  log::router(spdlog::level::warn, router_, netns_, "{} killed: {}", running_->spec.what, why);
+  launcher_.signal(pid_, SIGKILL);
+  kill_at_.reset();  // done() follows when the kill is seen
+}
+
 void HookQueue::cancel() {
-  if (running_) {
-    log::router(spdlog::level::warn, router_, netns_, "{} killed: stopping", running_->spec.what);
-    launcher_.signal(pid_, SIGKILL);
-    kill_at_.reset();
-  }
+  if (running_) kill_running("stopping");
   auto jobs = std::move(queue_);
   queue_.clear();
   for (auto& job : jobs)
@@ -123,12 +125,7 @@ void HookQueue::cancel() {
 }
 
 void HookQueue::drop_hooks() {
-  if (running_ && running_->effect == "hook") {
-    log::router(spdlog::level::warn, router_, netns_, "{} killed: reconfigured",
-                running_->spec.what);
-    launcher_.signal(pid_, SIGKILL);
-    kill_at_.reset();  // done() follows when the kill is seen, and goes on with the rest
-  }
+  if (running_ && running_->effect == "hook") kill_running("reconfigured");  // done() goes on
   std::deque<Job> kept;
   for (auto& job : queue_)
     if (job.call || job.effect != "hook")

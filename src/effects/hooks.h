@@ -65,6 +65,7 @@ class HookQueue {
   };
   void next();
   void done(ExitStatus status);
+  void kill_running(const char* why);  // SIGKILL to the running job, said with `why`
 
   Launcher& launcher_;
   Observer& observer_;

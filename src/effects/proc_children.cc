@@ -101,11 +101,6 @@ std::optional<std::string> parse_environ(std::string_view environ, std::string_v
   return std::nullopt;
 }
 
-std::optional<std::string> environ_value(pid_t pid, std::string_view key) {
-  auto text = environ(pid);
-  return text ? parse_environ(*text, key) : std::nullopt;
-}
-
 std::optional<std::string> environ(pid_t pid) {
   return slurp("/proc/" + std::to_string(pid) + "/environ");
 }

@@ -26,14 +26,12 @@ struct Ids {
 };
 // The process group, session and state of `pid`, or nullopt once it is gone.
 std::optional<Ids> ids(pid_t pid);
-// The value of `key` in `pid`'s initial environment (/proc/PID/environ).
-std::optional<std::string> environ_value(pid_t pid, std::string_view key);
 // /proc/PID/environ as it reads: empty for a process that has exited, and
 // for a moment while one execs (its new image not yet in place).
 std::optional<std::string> environ(pid_t pid);
 
-// Parsers, for tests: the text of /proc/PID/stat (the command may hold
-// spaces and parentheses) and of /proc/PID/environ (NUL-separated).
+// Parsers: the text of /proc/PID/stat (the command may hold spaces and
+// parentheses) and of /proc/PID/environ (NUL-separated: the value of `key`).
 std::optional<Ids> parse_stat(std::string_view stat);
 std::optional<std::string> parse_environ(std::string_view environ, std::string_view key);
 // Pids in the text of a `children` file ("12 345 ").
